@@ -35,8 +35,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod event;
+pub mod io;
 pub mod rng;
 pub mod sip;
 pub mod transport;
 
+pub use event::Event;
+pub use io::{Input, Output, Transmit};
 pub use transport::{ConnId, Flow, Transport};

@@ -76,7 +76,10 @@ impl Rng {
     /// A keyed hasher state for maps whose keys come from the network, so
     /// their layout is reproducible under one seed and unpredictable to attackers.
     pub fn hasher(&mut self) -> SeededState {
-        SeededState { k0: self.next_u64(), k1: self.next_u64() }
+        SeededState {
+            k0: self.next_u64(),
+            k1: self.next_u64(),
+        }
     }
 }
 

@@ -134,7 +134,13 @@ mod tests {
 
     #[test]
     fn transport_tokens_round_trip() {
-        for t in [Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Ws, Transport::Wss] {
+        for t in [
+            Transport::Udp,
+            Transport::Tcp,
+            Transport::Tls,
+            Transport::Ws,
+            Transport::Wss,
+        ] {
             assert_eq!(Transport::parse(t.via_token()), Some(t));
             assert_eq!(Transport::parse(t.param()), Some(t));
         }

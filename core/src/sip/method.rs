@@ -104,7 +104,10 @@ mod tests {
         assert_eq!(Method::parse("INVITE"), Some(Method::Invite));
         assert_eq!(Method::parse("NEWMETHOD").unwrap().as_str(), "NEWMETHOD");
         // Methods are case-sensitive: lowercase is an extension token, not INVITE.
-        assert_eq!(Method::parse("invite"), Some(Method::Other("invite".into())));
+        assert_eq!(
+            Method::parse("invite"),
+            Some(Method::Other("invite".into()))
+        );
         assert_eq!(Method::parse(""), None);
         assert_eq!(Method::parse("IN VITE"), None);
     }

@@ -1,0 +1,117 @@
+//! The engine's inputs and outputs (ARCHITECTURE.md §3): values only.
+//!
+//! A runtime feeds [`Input`]s stamped with its clock and drains [`Output`]s
+//! until it gets [`Output::Timeout`]. Nothing here refers to a socket.
+
+use crate::event::Event;
+use crate::transport::{ConnId, Flow, Transport};
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Something that happened outside the engine.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Input {
+    /// A UDP datagram arrived on `flow.local` from `flow.remote` (`flow.conn` is `None`).
+    Datagram {
+        /// When it arrived.
+        now: Instant,
+        /// The path it came on.
+        flow: Flow,
+        /// The datagram, exactly as received.
+        data: Bytes,
+    },
+    /// A stream connection (TCP, TLS, WS, WSS) was accepted or finished opening.
+    /// For WebSocket transports each later [`Input::StreamData`] is one whole message.
+    ConnectionOpened {
+        /// When.
+        now: Instant,
+        /// The connection's flow; `flow.conn` is `Some`.
+        flow: Flow,
+    },
+    /// Bytes arrived on a stream connection (any split; the engine frames them).
+    StreamData {
+        /// When.
+        now: Instant,
+        /// The connection.
+        conn: ConnId,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// A connection closed, failed to open, or failed to send.
+    ConnectionClosed {
+        /// When.
+        now: Instant,
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A datagram could not be sent (e.g. ICMP unreachable reported by the socket).
+    SendFailed {
+        /// When.
+        now: Instant,
+        /// The transport.
+        transport: Transport,
+        /// The destination that failed.
+        remote: SocketAddr,
+    },
+    /// The deadline from [`Output::Timeout`] (or any later time) was reached.
+    Timeout(Instant),
+}
+
+impl Input {
+    /// The time the input carries.
+    pub fn now(&self) -> Instant {
+        match self {
+            Self::Datagram { now, .. }
+            | Self::ConnectionOpened { now, .. }
+            | Self::StreamData { now, .. }
+            | Self::ConnectionClosed { now, .. }
+            | Self::SendFailed { now, .. } => *now,
+            Self::Timeout(now) => *now,
+        }
+    }
+}
+
+/// Bytes to send, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Transmit {
+    /// The transport to send on.
+    pub transport: Transport,
+    /// The local address to send from (the socket), when it matters.
+    pub local: Option<SocketAddr>,
+    /// The destination address.
+    pub remote: SocketAddr,
+    /// For stream transports: the connection to write on. `None` with a stream
+    /// transport means "the connection to `remote`" which the engine opened
+    /// with [`Output::Connect`] first.
+    pub conn: Option<ConnId>,
+    /// The message (or CRLF keep-alive) to send.
+    pub data: Bytes,
+}
+
+/// Something the runtime must do, or the next deadline.
+#[derive(Debug, Clone)]
+#[must_use]
+#[non_exhaustive]
+pub enum Output {
+    /// Send bytes.
+    Transmit(Transmit),
+    /// Open a stream connection with this id; report [`Input::ConnectionOpened`]
+    /// or [`Input::ConnectionClosed`] for it.
+    Connect {
+        /// The id the engine chose (≥ [`ConnId::OUTBOUND_BASE`]).
+        conn: ConnId,
+        /// The transport.
+        transport: Transport,
+        /// Where to connect.
+        remote: SocketAddr,
+    },
+    /// Close a connection.
+    Close(ConnId),
+    /// Something to log, count or publish.
+    Event(Event),
+    /// Nothing more to do until this instant (or the next input).
+    Timeout(Instant),
+}
