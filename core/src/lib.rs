@@ -37,6 +37,7 @@
 
 pub mod event;
 pub mod io;
+pub mod registrar;
 pub mod rng;
 pub mod sip;
 pub mod transport;
@@ -44,3 +45,10 @@ pub mod transport;
 pub use event::Event;
 pub use io::{Input, Output, Transmit};
 pub use transport::{ConnId, Flow, Transport};
+
+/// The one sanctioned clock read in the core: a base `Instant` for unit tests.
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests need some Instant to offset from; the value never matters
+pub(crate) fn test_epoch() -> std::time::Instant {
+    std::time::Instant::now()
+}

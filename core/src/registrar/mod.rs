@@ -1,0 +1,5 @@
+//! The registrar (RFC 3261 §10): REGISTER handling over the location service.
+
+pub mod bindings;
+
+pub use bindings::{Binding, BindingId, Bindings, NewBinding, Upsert};
