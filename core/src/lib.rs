@@ -35,6 +35,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod counters;
 pub mod event;
 pub mod io;
 pub mod registrar;
