@@ -37,6 +37,7 @@
 
 pub mod config;
 pub mod counters;
+pub mod dialog;
 pub mod event;
 pub mod io;
 pub mod registrar;
