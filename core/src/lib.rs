@@ -35,6 +35,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod event;
 pub mod io;
 pub mod rng;
