@@ -35,6 +35,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod config;
 pub mod counters;
 pub mod dialog;
