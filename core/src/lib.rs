@@ -39,6 +39,7 @@ pub mod event;
 pub mod io;
 pub mod rng;
 pub mod sip;
+pub mod transaction;
 pub mod transport;
 
 pub use event::Event;
