@@ -44,6 +44,7 @@ pub mod io;
 pub mod registrar;
 pub mod rng;
 pub mod sip;
+pub mod transaction;
 pub mod transport;
 
 pub use event::Event;
