@@ -46,6 +46,7 @@ pub mod rng;
 pub mod sip;
 pub mod transaction;
 pub mod transport;
+pub mod wallclock;
 
 pub use event::Event;
 pub use io::{Input, Output, Transmit};
