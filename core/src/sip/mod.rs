@@ -6,6 +6,8 @@
 
 pub mod contact;
 pub mod error;
+#[cfg(test)]
+mod grammar_fuzz;
 pub mod host;
 pub mod method;
 pub mod name_addr;
