@@ -11,7 +11,7 @@
 //! `*` is only valid alone (§10.2.2, a REGISTER removing all bindings). A `q`
 //! that is not a qvalue and an `expires` that is not digits are errors at parse
 //! time, so the accessors can be total; a huge `expires` saturates at
-//! `u32::MAX` (RFC 4475 §3.1.2.4 lets an element treat it as a default). Errors
+//! `u32::MAX` (RFC 4475 `scalarlg` lets an element treat it as a default). Errors
 //! are `BadHeader("Contact")`, except `UnsupportedScheme` (416) for a
 //! well-formed URI of another scheme.
 
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn huge_expires_saturates() {
-        // RFC 4475 §3.1.2.4 scalarlg
+        // RFC 4475 `scalarlg`
         let l = list("<sip:user@host129.example.com>;expires=280297596632815");
         assert_eq!(l[0].expires(), Some(u32::MAX));
     }

@@ -1,4 +1,4 @@
-//! Robustness tests for every header-value parser (RFC 4475 §3.1.2 spirit):
+//! Robustness tests for every header-value parser (in the spirit of RFC 4475):
 //! random bytes, random strings over the SIP alphabet, and pathological
 //! repetitions must give `Ok` or `Err`, never a panic, and every value that
 //! parses must re-parse equal from its `Display`.

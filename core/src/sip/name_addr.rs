@@ -11,8 +11,8 @@
 //! belong to the header, not to the URI (§20.10), so `sip:bob@x;tag=1` has a
 //! URI without parameters and a header `tag`. A URI containing `,` `?` or `;`
 //! must therefore be enclosed in `<>`; an unenclosed URI with `?` is rejected
-//! (RFC 4475 §3.1.2.13 `regbadct`). Nothing may stand between `<` `>` and the
-//! URI (RFC 4475 §3.1.2.14). Unquoted display names are tokens separated by
+//! (RFC 4475 `regbadct`). Nothing may stand between `<` `>` and the
+//! URI (RFC 4475 `badaspec`). Unquoted display names are tokens separated by
 //! LWS; non-ASCII UTF-8 is tolerated there as well, as many user agents send it.
 
 use std::fmt;
@@ -144,7 +144,7 @@ impl fmt::Display for NameAddr {
 }
 
 /// The header parameters of a name-addr or addr-spec whatever its URI scheme
-/// (e.g. the `tag` of `To: isbn:2983792873;tag=1`, RFC 4475 §3.3.? `unksm2`).
+/// (e.g. the `tag` of `To: isbn:2983792873;tag=1`, RFC 4475 `unksm2`).
 /// The URI itself is not checked. Errors `BadUri`.
 pub fn parse_header_params(s: &str) -> Result<Params, ParseError> {
     let s = unfold(s);
@@ -190,7 +190,7 @@ mod tests {
         assert_eq!(a.tag(), Some("hyh8"));
         let a = na("The Operator <sip:operator@cs.columbia.edu>;tag=287447");
         assert_eq!(a.display.as_deref(), Some("The Operator"));
-        // RFC 4475 §3.1.1.6 lwsdisp: no space before '<'.
+        // RFC 4475 lwsdisp: no space before '<'.
         assert_eq!(
             na("caller<sip:caller@example.com>;tag=323")
                 .display
@@ -233,13 +233,13 @@ mod tests {
     #[test]
     fn rejects_rfc4475_invalid() {
         for bad in [
-            // §3.1.2.6 quotbal / unterminated quoted display name
+            // RFC 4475 quotbal: unterminated quoted display name
             "\"Bell, Alexander <sip:a.g.bell@bell-tel.com>;tag=43",
-            // §3.1.2.15 baddn: non-token characters in an unquoted display name
+            // RFC 4475 baddn: non-token characters in an unquoted display name
             "Bell, Alexander <sip:a.g.bell@bell-tel.com>;tag=43",
-            // §3.1.2.13: display name without <>
+            // RFC 3261 §20.10: a display name needs <>
             "\"Joe\" sip:joe@example.org",
-            // §3.1.2.14: spaces within the addr-spec
+            // RFC 4475 badaspec: spaces within the addr-spec
             "\"Watson, Thomas\" < sip:t.watson@example.org >",
             // regbadct: '?' in an unenclosed URI
             "sip:user@example.com?Route=%3Csip:sip.example.com%3E",

@@ -80,14 +80,20 @@ pub fn quoted_string_len(s: &str) -> Option<usize> {
 }
 
 /// Writes `s` as a quoted-string: wrapped in `"` with `"` and `\` escaped.
+/// CR and LF, which a quoted-string cannot carry, become spaces, so a value
+/// built from untrusted text cannot start a new header line.
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' | '\n' => out.push(' '),
+            _ => out.push(c),
         }
-        out.push(c);
     }
     out.push('"');
     out
@@ -235,6 +241,7 @@ mod tests {
         assert_eq!(quoted_string_len(""), None);
         assert_eq!(quoted_string_len("\"héllo\""), Some(8));
         assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(quote("x\r\nVia: evil"), "\"x  Via: evil\"");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Small typed header values (RFC 3261 §20, §25.1).
 //!
 //! - numbers: `Expires` and `Min-Expires` (§20.19, §20.23, `delta-seconds`),
-//!   `Max-Forwards` (§20.22, 0..=255 by RFC 4475 §3.1.2.4), `Content-Length`
+//!   `Max-Forwards` (§20.22, 0..=255, RFC 4475 `scalarlg`), `Content-Length`
 //!   (§20.14). Leading zeros are fine (`Max-Forwards: 0068`, RFC 4475 `wsinv`);
 //!   values past the type's range are errors, which the caller may turn into a
 //!   default (RFC 4475 `scalarlg`).
@@ -154,7 +154,7 @@ mod tests {
                 "{bad:?}"
             );
         }
-        // RFC 4475 §3.1.2.4 scalarlg
+        // RFC 4475 `scalarlg`
         assert_eq!(
             parse_max_forwards("300"),
             Err(ParseError::BadHeader("Max-Forwards"))

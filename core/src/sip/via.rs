@@ -8,7 +8,7 @@
 //! ```
 //!
 //! `SLASH` and `COLON` allow LWS on both sides, and a value may be folded
-//! (RFC 4475 §3.1.1.1 `wsinv`). The transport token is kept as written, so
+//! (RFC 4475 `wsinv`). The transport token is kept as written, so
 //! `SCTP` or `TLS-SCTP` (RFC 4475 `transports`) parse too. Known parameters
 //! are validated: `ttl` 0..=255, `rport` empty or a port, `received` an IP
 //! address (with or without brackets for IPv6, RFC 5118 §4.5), `maddr` a host,
@@ -340,7 +340,7 @@ mod tests {
                 "{bad:?}"
             );
         }
-        // RFC 4475 §3.1.2.1 badinv01: extraneous separators.
+        // RFC 4475 badinv01: extraneous separators.
         assert!(parse_via_list("SIP/2.0/UDP 192.0.2.15;;,;,,").is_err());
         assert!(parse_via_list(" ,, ").is_err());
         assert!(parse_via_list(&format!("SIP/2.0/UDP h{}", ";".repeat(10_000))).is_err());
