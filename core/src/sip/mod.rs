@@ -4,8 +4,28 @@
 //! `registrar` and `proxy` use this module to read and write messages and
 //! never touch raw bytes themselves.
 
+pub mod contact;
 pub mod error;
+#[cfg(test)]
+mod grammar_fuzz;
+pub mod host;
 pub mod method;
+pub mod name_addr;
+pub mod params;
+pub mod split;
+pub mod tel;
+pub mod uri;
+pub mod values;
+pub mod via;
 
+pub use contact::{Contact, ContactSet, parse_contacts};
 pub use error::ParseError;
+pub use host::Host;
 pub use method::Method;
+pub use name_addr::{NameAddr, parse_name_addr_list};
+pub use params::{Params, unquote};
+pub use split::{split_commas, trim_lws};
+pub use tel::TelUri;
+pub use uri::{SipUri, Uri};
+pub use values::{ContentType, parse_tokens, parse_u32};
+pub use via::{Via, parse_via_list};

@@ -1,0 +1,364 @@
+//! The Via header (RFC 3261 §20.42, §18.2.1; RFC 3581 `rport`; RFC 5118 IPv6).
+//!
+//! ```text
+//! via-parm   = sent-protocol LWS sent-by *( SEMI via-params )
+//! sent-protocol = protocol-name SLASH protocol-version SLASH transport
+//! sent-by    = host [ COLON port ]
+//! via-params = via-ttl / via-maddr / via-received / via-branch / response-port / via-extension
+//! ```
+//!
+//! `SLASH` and `COLON` allow LWS on both sides, and a value may be folded
+//! (RFC 4475 `wsinv`). The transport token is kept as written, so
+//! `SCTP` or `TLS-SCTP` (RFC 4475 `transports`) parse too. Known parameters
+//! are validated: `ttl` 0..=255, `rport` empty or a port, `received` an IP
+//! address (with or without brackets for IPv6, RFC 5118 §4.5), `maddr` a host,
+//! `branch` a token. Every error is `BadHeader("Via")`.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+
+use smallvec::SmallVec;
+
+use super::error::ParseError;
+use super::host::{Host, fmt_hostport, parse_host, parse_port};
+use super::params::Params;
+use super::split::{is_token_byte, skip_ws, split_commas, trim_lws, unfold};
+use crate::Transport;
+
+const ERR: ParseError = ParseError::BadHeader("Via");
+
+/// The magic cookie that starts an RFC 3261 branch (§8.1.1.7).
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+/// One Via value: `SIP/2.0/<transport> host[:port];params`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Via {
+    /// The transport token as written (`UDP`, `tcp`, `TLS-SCTP`...).
+    pub transport: Box<str>,
+    /// The sent-by host.
+    pub host: Host,
+    /// The sent-by port, when written.
+    pub port: Option<u16>,
+    /// The Via parameters (`branch`, `received`, `rport`...).
+    pub params: Params,
+}
+
+/// Reads a token starting at `i`; returns it and the index after it.
+fn token_at(s: &str, i: usize) -> Option<(&str, usize)> {
+    let b = s.as_bytes();
+    let mut j = i;
+    while b.get(j).copied().is_some_and(is_token_byte) {
+        j += 1;
+    }
+    (j > i).then(|| s.get(i..j).map(|t| (t, j))).flatten()
+}
+
+/// Skips LWS, expects the byte `c`, skips LWS again.
+fn sep_at(b: &[u8], i: usize, c: u8) -> Option<usize> {
+    let i = skip_ws(b, i);
+    (b.get(i) == Some(&c)).then(|| skip_ws(b, i + 1))
+}
+
+/// Parses a `received` value: an IPv4 or IPv6 address, brackets optional.
+fn parse_received(v: &str) -> Option<IpAddr> {
+    match v.strip_prefix('[') {
+        Some(r) => r
+            .strip_suffix(']')?
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(IpAddr::V6),
+        None => v.parse().ok(),
+    }
+}
+
+impl Via {
+    /// A Via for a transport, host and optional port, with no parameters.
+    pub fn new(transport: Transport, host: Host, port: Option<u16>) -> Self {
+        Self {
+            transport: transport.via_token().into(),
+            host,
+            port,
+            params: Params::new(),
+        }
+    }
+
+    /// Parses one Via value (not a comma-separated list; see [`parse_via_list`]).
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let s = unfold(s);
+        Self::parse_one(trim_lws(&s)).ok_or(ERR)
+    }
+
+    fn parse_one(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        let (name, i) = token_at(s, 0)?;
+        let i = sep_at(b, i, b'/')?;
+        let (version, i) = token_at(s, i)?;
+        let i = sep_at(b, i, b'/')?;
+        let (transport, i) = token_at(s, i)?;
+        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
+            return None;
+        }
+        // sent-protocol LWS sent-by: at least one whitespace byte.
+        let start = skip_ws(b, i);
+        if start == i {
+            return None;
+        }
+        let mut j = start;
+        if b.get(j) == Some(&b'[') {
+            j += s.get(j..)?.find(']')? + 1;
+        } else {
+            while b
+                .get(j)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.'))
+            {
+                j += 1;
+            }
+        }
+        let host = parse_host(s.get(start..j)?)?;
+        let mut k = skip_ws(b, j);
+        let mut port = None;
+        if b.get(k) == Some(&b':') {
+            let p = skip_ws(b, k + 1);
+            let mut e = p;
+            while b.get(e).is_some_and(u8::is_ascii_digit) {
+                e += 1;
+            }
+            port = Some(parse_port(s.get(p..e)?)?);
+            k = e;
+        }
+        let params = Params::parse_generic(s.get(k..)?)?;
+        let via = Self {
+            transport: transport.into(),
+            host,
+            port,
+            params,
+        };
+        via.params_valid().then_some(via)
+    }
+
+    fn params_valid(&self) -> bool {
+        let p = &self.params;
+        let ttl_ok = p
+            .get("ttl")
+            .is_none_or(|v| v.is_some_and(|v| v.parse::<u8>().is_ok()));
+        let rport_ok = p
+            .get("rport")
+            .is_none_or(|v| v.is_none_or(|v| parse_port(v).is_some()));
+        let received_ok = p
+            .get("received")
+            .is_none_or(|v| v.and_then(parse_received).is_some());
+        let maddr_ok = p
+            .get("maddr")
+            .is_none_or(|v| v.and_then(parse_host).is_some());
+        let branch_ok = p
+            .get("branch")
+            .is_none_or(|v| v.is_some_and(|v| v.bytes().all(is_token_byte)));
+        ttl_ok && rport_ok && received_ok && maddr_ok && branch_ok
+    }
+
+    /// The `branch` parameter.
+    pub fn branch(&self) -> Option<&str> {
+        self.params.value("branch")
+    }
+
+    /// True when the branch starts with the RFC 3261 magic cookie `z9hG4bK`.
+    pub fn has_magic_cookie(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with(MAGIC_COOKIE))
+    }
+
+    /// The `received` parameter as written.
+    pub fn received(&self) -> Option<&str> {
+        self.params.value("received")
+    }
+
+    /// The `received` parameter as an address.
+    pub fn received_ip(&self) -> Option<IpAddr> {
+        self.received().and_then(parse_received)
+    }
+
+    /// The `rport` parameter (RFC 3581): `None` when absent, `Some(None)` when
+    /// present without a value (a request asking for it), `Some(Some(port))` when filled.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params.get("rport").map(|v| v.and_then(parse_port))
+    }
+
+    /// The `maddr` parameter.
+    pub fn maddr(&self) -> Option<&str> {
+        self.params.value("maddr")
+    }
+
+    /// The `ttl` parameter.
+    pub fn ttl(&self) -> Option<u8> {
+        self.params.value("ttl").and_then(|v| v.parse().ok())
+    }
+
+    /// The sent-by as text: `host[:port]` (IPv6 in brackets).
+    pub fn sent_by(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.to_string(),
+        }
+    }
+
+    /// The transport, when it is one we know (UDP, TCP, TLS, WS, WSS).
+    pub fn transport_kind(&self) -> Option<Transport> {
+        Transport::parse(&self.transport)
+    }
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SIP/2.0/{} ", self.transport)?;
+        fmt_hostport(f, &self.host, self.port)?;
+        write!(f, "{}", self.params)
+    }
+}
+
+/// Parses a Via header value with one or more comma-separated values.
+/// An empty value or any bad element is `BadHeader("Via")`.
+pub fn parse_via_list(s: &str) -> Result<SmallVec<[Via; 2]>, ParseError> {
+    let s = unfold(s);
+    let out = split_commas(&s)
+        .map(|v| Via::parse_one(v).ok_or(ERR))
+        .collect::<Result<SmallVec<[Via; 2]>, _>>()?;
+    if out.is_empty() {
+        return Err(ERR);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn via(s: &str) -> Via {
+        Via::parse(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    }
+
+    #[test]
+    fn parses_rfc3261_examples() {
+        let v = via("SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds");
+        assert_eq!(&*v.transport, "UDP");
+        assert_eq!(v.transport_kind(), Some(Transport::Udp));
+        assert_eq!(v.host, Host::Domain("pc33.atlanta.com".into()));
+        assert_eq!(v.port, None);
+        assert_eq!(v.branch(), Some("z9hG4bK776asdhds"));
+        assert!(v.has_magic_cookie());
+        assert_eq!(
+            v.to_string(),
+            "SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds"
+        );
+
+        let v = via("SIP/2.0/UDP erlang.bell-telephone.com:5060;branch=z9hG4bK87asdks7");
+        assert_eq!(v.sent_by(), "erlang.bell-telephone.com:5060");
+        let v = via("SIP/2.0/UDP 192.0.2.1:5060 ;received=192.0.2.207;branch=z9hG4bK77asjd");
+        assert_eq!(v.received_ip(), Some("192.0.2.207".parse().unwrap()));
+        let v = via(
+            "SIP/2.0/UDP first.example.com:4000;ttl=16;maddr=224.2.0.1;branch=z9hG4bKa7c6a8dlze.1",
+        );
+        assert_eq!(v.ttl(), Some(16));
+        assert_eq!(v.maddr(), Some("224.2.0.1"));
+        let v = via("sip/2.0/tcp client.biloxi.com:5060;branch=z9hG4bK74bf9");
+        assert_eq!(v.transport_kind(), Some(Transport::Tcp));
+        assert_eq!(v.rport(), None);
+    }
+
+    #[test]
+    fn rport_rfc3581() {
+        let v = via("SIP/2.0/UDP 10.1.1.1:4540;rport;branch=z9hG4bKkjshdyff");
+        assert_eq!(v.rport(), Some(None));
+        let v =
+            via("SIP/2.0/UDP 10.1.1.1:4540;received=192.0.2.1;rport=9988;branch=z9hG4bKkjshdyff");
+        assert_eq!(v.rport(), Some(Some(9988)));
+        assert!(Via::parse("SIP/2.0/UDP h;rport=70000").is_err());
+        assert!(Via::parse("SIP/2.0/UDP h;rport=x").is_err());
+    }
+
+    #[test]
+    fn parses_rfc4475_wsinv_and_transports() {
+        let l = parse_via_list("SIP  /   2.0\r\n  /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
+        assert_eq!(l[0].host.to_string(), "192.0.2.2");
+        let l = parse_via_list(
+            "  SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ,\r\n SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239",
+        )
+        .unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].branch(), Some("z9hG4bK9ikj8"));
+        assert_eq!(l[1].branch(), Some("z9hG4bK30239"));
+        let l = parse_via_list(
+            "SIP/2.0/UDP t1.example.com;branch=z9hG4bKkdjuw, SIP/2.0/SCTP t2.example.com;branch=z9hG4bKklasjdhf, SIP/2.0/TLS-SCTP t3.example.com;branch=z9hG4bK2980unddj",
+        )
+        .unwrap();
+        assert_eq!(&*l[2].transport, "TLS-SCTP");
+        assert_eq!(l[2].transport_kind(), None);
+        let v = via("SIP/2.0/TCP host1.example.com;branch=z9hG4bK-.!%66*_+`'~");
+        assert_eq!(v.branch(), Some("z9hG4bK-.!%66*_+`'~"));
+        let v = via("SIP/2.0/UDP host : 5070 ;branch=z9hG4bK1");
+        assert_eq!(v.port, Some(5070));
+    }
+
+    #[test]
+    fn parses_rfc5118_ipv6() {
+        let v = via(
+            "SIP/2.0/UDP [2001:db8::9:1]:5070;received=[2001:db8::9:255];branch=z9hG4bKas3-111",
+        );
+        assert_eq!(v.host, Host::V6("2001:db8::9:1".parse().unwrap()));
+        assert_eq!(v.port, Some(5070));
+        assert_eq!(v.sent_by(), "[2001:db8::9:1]:5070");
+        assert_eq!(v.received_ip(), Some("2001:db8::9:255".parse().unwrap()));
+        let v = via("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3");
+        assert_eq!(v.received_ip(), Some("2001:db8::9:255".parse().unwrap()));
+        assert_eq!(Via::parse(&v.to_string()), Ok(v));
+        assert!(Via::parse("SIP/2.0/UDP 2001:db8::9:1;branch=z9hG4bK1").is_err());
+        assert!(Via::parse("SIP/2.0/UDP [2001:db8::9:1;branch=z9hG4bK1").is_err());
+    }
+
+    #[test]
+    fn rejects_bad_vias() {
+        for bad in [
+            "",
+            "SIP/2.0/UDP",
+            "SIP/2.0/UDP ",
+            "SIP/2.0/UDPhost",
+            "SIP/3.0/UDP host",
+            "HTTP/2.0/UDP host",
+            "SIP/2.0 host",
+            "SIP/2.0/UDP host:",
+            "SIP/2.0/UDP host:99999",
+            "SIP/2.0/UDP host;ttl=256",
+            "SIP/2.0/UDP host;ttl",
+            "SIP/2.0/UDP host;received=example.com",
+            "SIP/2.0/UDP host;maddr=",
+            "SIP/2.0/UDP host;branch",
+            "SIP/2.0/UDP host junk",
+            "SIP/2.0/UDP h\u{e9}st",
+            "SIP/2.0/UDP host;branch=\"open",
+        ] {
+            assert_eq!(
+                Via::parse(bad),
+                Err(ParseError::BadHeader("Via")),
+                "{bad:?}"
+            );
+        }
+        // RFC 4475 badinv01: extraneous separators.
+        assert!(parse_via_list("SIP/2.0/UDP 192.0.2.15;;,;,,").is_err());
+        assert!(parse_via_list(" ,, ").is_err());
+        assert!(parse_via_list(&format!("SIP/2.0/UDP h{}", ";".repeat(10_000))).is_err());
+    }
+
+    #[test]
+    fn builds_and_displays() {
+        let mut v = Via::new(
+            Transport::Tls,
+            Host::parse("proxy.example.com").unwrap(),
+            Some(5061),
+        );
+        v.params.set("branch", Some("z9hG4bKx"));
+        v.params.set("rport", None);
+        assert_eq!(
+            v.to_string(),
+            "SIP/2.0/TLS proxy.example.com:5061;branch=z9hG4bKx;rport"
+        );
+        assert_eq!(Via::parse(&v.to_string()), Ok(v));
+    }
+}
