@@ -137,8 +137,8 @@ pub fn answer(
         None => Algorithm::Md5,
         Some(a) => Algorithm::parse(a).ok_or_else(|| format!("unknown algorithm {a:?}"))?,
     };
-    // qop may be a quoted list ("auth,auth-int"): `param` stops at the comma, so
-    // scan the raw challenge for an `auth` option.
+    // Any qop offer ("auth", or a list such as "auth,auth-int") is answered with
+    // `auth`, which RFC 7616 §3.3 requires servers to support when they send qop.
     let offers_qop = param(challenge, "qop").is_some();
     let qop = offers_qop.then_some("auth");
     let cnonce = algorithm.hash(&format!("cnonce:{nonce}:{user}"));

@@ -82,6 +82,8 @@ pub mod runner;
 pub mod script;
 pub mod sim;
 pub mod sweep;
+#[cfg(test)]
+mod testnode;
 pub mod transcript;
 pub mod vars;
 

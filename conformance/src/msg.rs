@@ -114,7 +114,10 @@ impl SipView {
 
     /// The values of every header called `name` (each header line counts once;
     /// comma-joined values are not split).
-    pub fn header_all<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    pub fn header_all<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.headers
             .iter()
             .filter(move |(n, _)| same_header(n, name))
@@ -204,7 +207,10 @@ fn split_params(value: &str) -> Vec<&str> {
 /// `buf`, counting leading CRLF keep-alives, or `None` if more bytes are needed.
 /// A message with no readable `Content-Length` is framed as having no body.
 pub fn frame_len(buf: &[u8]) -> Option<usize> {
-    let lead = buf.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+    let lead = buf
+        .iter()
+        .take_while(|b| **b == b'\r' || **b == b'\n')
+        .count();
     let rest = buf.get(lead..)?;
     if rest.is_empty() {
         return None;
@@ -279,7 +285,10 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(param(auth, "realm"), Some("example.com"));
         assert_eq!(param(auth, "algorithm"), Some("SHA-256"));
         assert_eq!(param(m.header("To").expect("to"), "tag"), Some("srv"));
-        assert_eq!(param(m.header("Via").expect("via"), "branch"), Some("z9hG4bKabc"));
+        assert_eq!(
+            param(m.header("Via").expect("via"), "branch"),
+            Some("z9hG4bKabc")
+        );
         assert_eq!(m.summary(), "SIP/2.0 401 Unauthorized");
     }
 

@@ -425,7 +425,9 @@ impl Net {
         self.conns
             .iter()
             .rev()
-            .find(|(_, c)| c.open && c.host == host && engine_addr.is_none_or(|a| a == c.engine_addr))
+            .find(|(_, c)| {
+                c.open && c.host == host && engine_addr.is_none_or(|a| a == c.engine_addr)
+            })
             .map(|(id, _)| *id)
     }
 

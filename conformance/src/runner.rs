@@ -80,7 +80,11 @@ pub fn run(script: &Script, factory: Factory<'_>, opts: &Options) -> Outcome {
             return outcome;
         }
     };
-    let mut addrs: BTreeMap<String, _> = script.hosts.iter().map(|h| (h.name.clone(), h.addr)).collect();
+    let mut addrs: BTreeMap<String, _> = script
+        .hosts
+        .iter()
+        .map(|h| (h.name.clone(), h.addr))
+        .collect();
     if let Some((a, _)) = script.engine_addrs.first() {
         addrs.insert(script.engine.clone(), *a);
     }
@@ -150,7 +154,12 @@ impl Runner<'_> {
                 let expanded = lines
                     .iter()
                     .map(|l| self.vars.expand(host, l))
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .collect::<Result<Vec<_>, _>>();
+                let expanded = match expanded {
+                    Ok(e) => e,
+                    // Lenient: a value that never arrived skips the send.
+                    Err(e) => return self.miss(format!("`{}` not sent: {e}", step.text)),
+                };
                 sim.host_send(host, *transport, *to, assemble(&expanded).into())
             }
             Action::Expect(e) => self.expect(sim, e, &step.text),
@@ -163,7 +172,11 @@ impl Runner<'_> {
                 let found = sim.run_until_event(limit, &|text| event_matches(&pattern, text))?;
                 match found {
                     Some(_) => Ok(()),
-                    None => self.miss(format!("`{}`: no such event by {}", step.text, fmt_time(limit))),
+                    None => self.miss(format!(
+                        "`{}`: no such event by {}",
+                        step.text,
+                        fmt_time(limit)
+                    )),
                 }
             }
             Action::ExpectNothing { host, duration } => {
@@ -174,7 +187,11 @@ impl Runner<'_> {
                 if sim.run_until_message(host.as_deref(), limit)? {
                     let h = sim.first_waiting(host.as_deref()).unwrap_or_default();
                     let m = sim.take(&h).ok_or("message vanished")?;
-                    return Err(format!("`{}`, but a message arrived:\n{}", step.text, describe(&h, &m)));
+                    return Err(format!(
+                        "`{}`, but a message arrived:\n{}",
+                        step.text,
+                        describe(&h, &m)
+                    ));
                 }
                 Ok(())
             }
@@ -199,7 +216,10 @@ impl Runner<'_> {
                         self.vars.save(var, v);
                         Ok(())
                     }
-                    None => self.miss(format!("`{}`: the last message {host} got has no such value", step.text)),
+                    None => self.miss(format!(
+                        "`{}`: the last message {host} got has no such value",
+                        step.text
+                    )),
                 }
             }
             Action::Lose { from, to, count } => {
@@ -250,7 +270,10 @@ impl Runner<'_> {
                     sim.note(&format!("(skipped at {}: {why})", e.host));
                 }
                 Err(why) => {
-                    return Err(format!("`{text}`: {why}; instead:\n{}", describe(&e.host, &m)));
+                    return Err(format!(
+                        "`{text}`: {why}; instead:\n{}",
+                        describe(&e.host, &m)
+                    ));
                 }
             }
         }
@@ -264,7 +287,13 @@ impl Runner<'_> {
         }
         let v = SipView::parse(&m.data).ok_or("the message does not parse")?;
         match (&e.kind, &v.start) {
-            (ExpectKind::Request { method, uri }, StartLine::Request { method: got, uri: got_uri }) => {
+            (
+                ExpectKind::Request { method, uri },
+                StartLine::Request {
+                    method: got,
+                    uri: got_uri,
+                },
+            ) => {
                 if method != got {
                     return Err(format!("method is {got}, not {method}"));
                 }
@@ -291,8 +320,12 @@ impl Runner<'_> {
                     return Err(format!("CSeq method is {:?}, not {mm}", v.cseq_method()));
                 }
             }
-            (ExpectKind::Request { .. }, _) => return Err("a response arrived, not a request".into()),
-            (ExpectKind::Response { .. }, _) => return Err("a request arrived, not a response".into()),
+            (ExpectKind::Request { .. }, _) => {
+                return Err("a response arrived, not a request".into());
+            }
+            (ExpectKind::Response { .. }, _) => {
+                return Err("a request arrived, not a response".into());
+            }
         }
         for hm in &e.headers {
             let want = self.vars.expand(host, &hm.value)?;
@@ -318,7 +351,10 @@ impl Runner<'_> {
                     MatchOp::Contains => format!("~ {want}"),
                     MatchOp::Equals => format!("= {want}"),
                 };
-                return Err(format!("header {} {op} does not hold (values: {values:?})", hm.name));
+                return Err(format!(
+                    "header {} {op} does not hold (values: {values:?})",
+                    hm.name
+                ));
             }
         }
         Ok(v)
@@ -368,19 +404,37 @@ fn tail(t: &str, n: usize) -> String {
 /// # Errors
 /// A readable report: parse error with file and line, the failed expectation
 /// with the transcript so far, a determinism diff, or a golden diff.
-pub fn check_scenario_file(path: &Path, factory: Factory<'_>, opts: &Options) -> Result<(), String> {
+pub fn check_scenario_file(
+    path: &Path,
+    factory: Factory<'_>,
+    opts: &Options,
+) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let script = Script::parse(&name, &text).map_err(|e| e.to_string())?;
     let first = run(&script, factory, opts);
     if let Some(f) = first.failure {
-        return Err(format!("{f}\n--- transcript so far ---\n{}", tail(&first.transcript, 200)));
+        return Err(format!(
+            "{f}\n--- transcript so far ---\n{}",
+            tail(&first.transcript, 200)
+        ));
     }
     let second = run(&script, factory, opts);
     if let Some(d) = diff(&first.transcript, &second.transcript) {
-        return Err(format!("{name}: two runs with seed {} differ (nondeterminism)\n{d}", script.seed));
+        return Err(format!(
+            "{name}: two runs with seed {} differ (nondeterminism)\n{d}",
+            script.seed
+        ));
     }
-    check_golden(&path.with_extension("transcript"), &first.transcript, update_requested()).map(|_| ())
+    check_golden(
+        &path.with_extension("transcript"),
+        &first.transcript,
+        update_requested(),
+    )
+    .map(|_| ())
 }
 
 #[cfg(test)]

@@ -412,7 +412,8 @@ impl Parser<'_> {
             .unwrap_or(text.len());
         let (name, rest) = text.split_at(name_end);
         if name.is_empty() {
-            return self.err("expected `| Header ~ text`, `| Header = text`, `| Header !` or `| Header`");
+            return self
+                .err("expected `| Header ~ text`, `| Header = text`, `| Header !` or `| Header`");
         }
         let rest = rest.trim_start();
         let (op, value) = match rest.chars().next() {
@@ -430,9 +431,11 @@ impl Parser<'_> {
     }
 
     fn save(&self, w: &[&str]) -> Result<Action, ScriptError> {
-        let (Some(host), Some(var), Some(&"="), Some(what)) = (w.get(1), w.get(2), w.get(3), w.get(4))
+        let (Some(host), Some(var), Some(&"="), Some(what)) =
+            (w.get(1), w.get(2), w.get(3), w.get(4))
         else {
-            return self.err("expected `save <host> <var> = header <Name> [param <p>]|status|uri|body`");
+            return self
+                .err("expected `save <host> <var> = header <Name> [param <p>]|status|uri|body`");
         };
         let source = match (*what, w.get(5), w.get(6), w.get(7)) {
             ("header", Some(name), None, None) => SaveSource::Header {
@@ -459,7 +462,8 @@ impl Parser<'_> {
         match w.get(1).copied() {
             Some("event") => {
                 let within_at = w.iter().position(|x| *x == "within").unwrap_or(w.len());
-                let pattern: Vec<String> = w[2..within_at].iter().map(|s| (*s).to_owned()).collect();
+                let pattern: Vec<String> =
+                    w[2..within_at].iter().map(|s| (*s).to_owned()).collect();
                 if pattern.is_empty() {
                     return self.err("`expect event` needs an event name");
                 }

@@ -227,7 +227,13 @@ impl Sim {
                 None
             }
         };
-        self.record_send(&head, &summary, fate.as_ref(), &data, (host, &engine, transport));
+        self.record_send(
+            &head,
+            &summary,
+            fate.as_ref(),
+            &data,
+            (host, &engine, transport),
+        );
         Ok(())
     }
 
@@ -247,7 +253,9 @@ impl Sim {
         };
         let id = self.net.host_connect(self.now, host, from, to);
         let engine = self.engine.clone();
-        self.note(&format!("{host} -> {engine} TCP {id} connect {from} -> {to}"));
+        self.note(&format!(
+            "{host} -> {engine} TCP {id} connect {from} -> {to}"
+        ));
         Ok(id)
     }
 
@@ -327,7 +335,11 @@ impl Sim {
                 } => self.engine_connect(conn, transport, remote),
                 Output::Close(id) => {
                     let engine = self.engine.clone();
-                    let host = self.net.conn(id).map(|c| c.host.clone()).unwrap_or_default();
+                    let host = self
+                        .net
+                        .conn(id)
+                        .map(|c| c.host.clone())
+                        .unwrap_or_default();
                     self.net.close(self.now, id, &engine);
                     self.note(&format!("{engine} -> {host} TCP {id} close"));
                 }
@@ -376,7 +388,13 @@ impl Sim {
                 };
                 let fate = self.net.send_datagram(self.now, &engine, &host, p);
                 let head = format!("{engine} -> {host} UDP");
-                self.record_send(&head, &summary, Some(&fate), &t.data, (&engine, &host, Transport::Udp));
+                self.record_send(
+                    &head,
+                    &summary,
+                    Some(&fate),
+                    &t.data,
+                    (&engine, &host, Transport::Udp),
+                );
             }
             Transport::Tcp => {
                 let id = t.conn.or_else(|| self.net.open_conn_to(t.remote));
@@ -384,21 +402,27 @@ impl Sim {
                     .and_then(|id| self.net.conn(id))
                     .map(|c| c.host.clone())
                     .unwrap_or_else(|| "?".to_owned());
-                let ok = id.is_some_and(|id| {
-                    self.net
-                        .stream_write(self.now, id, &engine, t.data.clone())
-                });
+                let ok = id
+                    .is_some_and(|id| self.net.stream_write(self.now, id, &engine, t.data.clone()));
                 let id_text = id.map_or_else(|| "-".to_owned(), |i| i.to_string());
                 let head = format!("{engine} -> {host} TCP {id_text}");
                 let tail = if ok { "" } else { " [no open connection]" };
-                self.record_send(&format!("{head}{tail}"), &summary, None, &t.data, (&engine, &host, Transport::Tcp));
+                self.record_send(
+                    &format!("{head}{tail}"),
+                    &summary,
+                    None,
+                    &t.data,
+                    (&engine, &host, Transport::Tcp),
+                );
                 if !ok && let Some(id) = id {
                     // Writing on a dead connection fails: tell the engine it is closed.
                     self.net.engine_connect(self.now, id, None, t.remote);
                 }
             }
             other => {
-                self.note(&format!("{engine} -> ? {other} {summary} [transport not simulated]"));
+                self.note(&format!(
+                    "{engine} -> ? {other} {summary} [transport not simulated]"
+                ));
             }
         }
     }
@@ -414,8 +438,14 @@ impl Sim {
             .find(|(a, ts)| ts.contains(&transport) && a.is_ipv4() == remote.is_ipv4())
             .map_or(remote, |(a, _)| *a);
         let to = host.clone().unwrap_or_else(|| "?".to_owned());
-        let tail = if host.is_some() { "" } else { " [refused: nobody listens]" };
-        self.note(&format!("{engine} -> {to} {transport} {id} connect {remote}{tail}"));
+        let tail = if host.is_some() {
+            ""
+        } else {
+            " [refused: nobody listens]"
+        };
+        self.note(&format!(
+            "{engine} -> {to} {transport} {id} connect {remote}{tail}"
+        ));
         let listener = host.as_deref().map(|h| (h, remote));
         self.net.engine_connect(self.now, id, listener, local);
     }
@@ -478,15 +508,31 @@ impl Sim {
                         remote: c.host_addr,
                         conn: Some(id),
                     };
-                    (Input::ConnectionOpened { now, flow }, Transport::Tcp, format!("{id} opened"))
+                    (
+                        Input::ConnectionOpened { now, flow },
+                        Transport::Tcp,
+                        format!("{id} opened"),
+                    )
                 }
                 Payload::StreamData(id, data) => {
                     let what = format!("{id} {} bytes: {}", data.len(), first_line(&data));
-                    (Input::StreamData { now, conn: id, data }, Transport::Tcp, what)
+                    (
+                        Input::StreamData {
+                            now,
+                            conn: id,
+                            data,
+                        },
+                        Transport::Tcp,
+                        what,
+                    )
                 }
                 Payload::Closed(id) => {
                     self.net.mark_closed(id);
-                    (Input::ConnectionClosed { now, conn: id }, Transport::Tcp, format!("{id} closed"))
+                    (
+                        Input::ConnectionClosed { now, conn: id },
+                        Transport::Tcp,
+                        format!("{id} closed"),
+                    )
                 }
             };
             self.note(&format!("{} <- {} {transport} {what}", d.to, d.from));
@@ -544,7 +590,10 @@ impl Sim {
             buf.extend_from_slice(data);
             while let Some(len) = frame_len(buf) {
                 let msg: Vec<u8> = buf.drain(..len).collect();
-                let lead = msg.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+                let lead = msg
+                    .iter()
+                    .take_while(|b| **b == b'\r' || **b == b'\n')
+                    .count();
                 let msg = Bytes::from(msg).slice(lead..);
                 lines.push(format!("{to} <- {from} TCP {id} {}", first_line(&msg)));
                 messages.push(first_line(&msg));
@@ -558,9 +607,14 @@ impl Sim {
             }
             if buf.len() > MAX_STREAM_BUFFER {
                 buf.clear();
-                lines.push(format!("{to} <- {from} TCP {id} [unframeable stream discarded]"));
+                lines.push(format!(
+                    "{to} <- {from} TCP {id} [unframeable stream discarded]"
+                ));
             } else if messages.is_empty() {
-                lines.push(format!("{to} <- {from} TCP {id} {} bytes (partial)", data.len()));
+                lines.push(format!(
+                    "{to} <- {from} TCP {id} {} bytes (partial)",
+                    data.len()
+                ));
             }
         }
         for l in lines {
@@ -586,7 +640,11 @@ impl Sim {
     ///
     /// # Errors
     /// The step bound.
-    pub fn run_until_message(&mut self, host: Option<&str>, limit: Duration) -> Result<bool, String> {
+    pub fn run_until_message(
+        &mut self,
+        host: Option<&str>,
+        limit: Duration,
+    ) -> Result<bool, String> {
         loop {
             if self.first_waiting(host).is_some() {
                 return Ok(true);

@@ -90,8 +90,14 @@ mod tests {
     #[test]
     fn sweep_reports_every_failing_seed() {
         assert_eq!(sweep(0..5, |_| Ok(())), Ok(5));
-        let e = sweep(0..6, |s| if s % 3 == 0 { Err(format!("bad {s}")) } else { Ok(()) })
-            .expect_err("seeds 0 and 3 fail");
+        let e = sweep(0..6, |s| {
+            if s % 3 == 0 {
+                Err(format!("bad {s}"))
+            } else {
+                Ok(())
+            }
+        })
+        .expect_err("seeds 0 and 3 fail");
         assert!(e.starts_with("2 of 6 seeds failed"), "{e}");
         assert!(e.contains("--- seed 0 ---\nbad 0") && e.contains("--- seed 3 ---\nbad 3"));
     }

@@ -27,7 +27,7 @@ use std::time::Duration;
 /// `+S.mmms`, with microseconds appended only when they are not zero.
 pub fn fmt_time(d: Duration) -> String {
     let micros = d.subsec_micros();
-    if micros % 1000 == 0 {
+    if micros.is_multiple_of(1000) {
         format!("+{}.{:03}s", d.as_secs(), micros / 1000)
     } else {
         format!("+{}.{:06}s", d.as_secs(), micros)
@@ -79,11 +79,7 @@ pub fn diff(expected: &str, actual: &str) -> Option<String> {
         out.push_str(&format!("+ {:>5}   {l}\n", i + 1));
     }
     if e.len() != a.len() {
-        out.push_str(&format!(
-            "(expected {} lines, got {})\n",
-            e.len(),
-            a.len()
-        ));
+        out.push_str(&format!("(expected {} lines, got {})\n", e.len(), a.len()));
     }
     Some(out)
 }
@@ -142,7 +138,10 @@ mod tests {
 
     #[test]
     fn first_lines() {
-        assert_eq!(first_line(b"INVITE sip:x SIP/2.0\r\nVia: x\r\n"), "INVITE sip:x SIP/2.0");
+        assert_eq!(
+            first_line(b"INVITE sip:x SIP/2.0\r\nVia: x\r\n"),
+            "INVITE sip:x SIP/2.0"
+        );
         assert_eq!(first_line(b"\r\n\r\n"), "keep-alive (4 bytes)");
         assert_eq!(first_line(b"\r\nOPTIONS x"), "OPTIONS x");
         assert_eq!(first_line(b"a\x01b"), "a?b");
@@ -153,9 +152,15 @@ mod tests {
     fn diff_points_at_the_first_change() {
         assert_eq!(diff("a\nb\n", "a\nb\n"), None);
         let d = diff("a\nb\nc\n", "a\nB\nc\n").expect("differs");
-        assert!(d.contains("line 2") && d.contains("-     2   b") && d.contains("+     2   B"), "{d}");
+        assert!(
+            d.contains("line 2") && d.contains("-     2   b") && d.contains("+     2   B"),
+            "{d}"
+        );
         let d = diff("a\n", "a\nextra\n").expect("differs");
-        assert!(d.contains("+     2   extra") && d.contains("expected 1 lines, got 2"), "{d}");
+        assert!(
+            d.contains("+     2   extra") && d.contains("expected 1 lines, got 2"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -102,7 +102,8 @@ impl Vars {
             _ => self.rng.token(16),
         };
         if let Some(n) = name {
-            self.named.insert((kind.to_owned(), n.to_owned()), v.clone());
+            self.named
+                .insert((kind.to_owned(), n.to_owned()), v.clone());
         }
         v
     }
@@ -120,9 +121,7 @@ impl Vars {
                 .cloned()
                 .ok_or_else(|| format!("${{saved:{name}}} was never saved")),
             ("last", Some(a)) => {
-                let (h, field) = a
-                    .split_once(':')
-                    .ok_or("expected ${last:<host>:<field>}")?;
+                let (h, field) = a.split_once(':').ok_or("expected ${last:<host>:<field>}")?;
                 let m = self
                     .last
                     .get(h)
@@ -220,15 +219,23 @@ mod tests {
 
     fn vars() -> Vars {
         let mut addrs = BTreeMap::new();
-        addrs.insert("alice".to_owned(), "192.0.2.101:5060".parse().expect("addr"));
-        addrs.insert("bob".to_owned(), "[2001:db8::2]:5070".parse().expect("addr"));
+        addrs.insert(
+            "alice".to_owned(),
+            "192.0.2.101:5060".parse().expect("addr"),
+        );
+        addrs.insert(
+            "bob".to_owned(),
+            "[2001:db8::2]:5070".parse().expect("addr"),
+        );
         Vars::new(42, addrs, crate::digest::answer)
     }
 
     #[test]
     fn named_values_are_stable_and_fresh_ones_differ() {
         let mut v = vars();
-        let a = v.expand("alice", "${branch:r1} ${branch:r1} ${branch}").expect("ok");
+        let a = v
+            .expand("alice", "${branch:r1} ${branch:r1} ${branch}")
+            .expect("ok");
         let parts: Vec<&str> = a.split(' ').collect();
         assert_eq!(parts[0], parts[1]);
         assert_ne!(parts[0], parts[2]);
@@ -244,7 +251,8 @@ mod tests {
     fn addresses_saved_and_last() {
         let mut v = vars();
         assert_eq!(
-            v.expand("alice", "${addr:bob} ${ip:bob} ${port:bob} ${ip:alice}").expect("ok"),
+            v.expand("alice", "${addr:bob} ${ip:bob} ${port:bob} ${ip:alice}")
+                .expect("ok"),
             "[2001:db8::2]:5070 [2001:db8::2] 5070 192.0.2.101"
         );
         assert!(v.expand("alice", "${saved:n}").is_err());
@@ -257,38 +265,64 @@ mod tests {
         assert!(v.expand("alice", "${digest:u:p:REGISTER:sip:b}").is_err());
         v.set_last("alice", m);
         assert_eq!(
-            v.expand("bob", "${last:alice:To-tag} ${last:alice:branch} ${last:alice:status}")
-                .expect("ok"),
+            v.expand(
+                "bob",
+                "${last:alice:To-tag} ${last:alice:branch} ${last:alice:status}"
+            )
+            .expect("ok"),
             "t9 z9hG4bK1 401"
         );
-        let d = v.expand("alice", "${digest:u:p:REGISTER:sip:b}").expect("challenge");
+        let d = v
+            .expand("alice", "${digest:u:p:REGISTER:sip:b}")
+            .expect("challenge");
         assert!(d.starts_with("Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"sip:b\""));
-        assert!(v.expand("bob", "${digest:u:p:REGISTER:sip:b}").is_err(), "bob has no challenge");
+        assert!(
+            v.expand("bob", "${digest:u:p:REGISTER:sip:b}").is_err(),
+            "bob has no challenge"
+        );
         assert!(v.expand("alice", "${last:alice:From-tag}").is_err());
     }
 
     #[test]
     fn bad_variables() {
         let mut v = vars();
-        for bad in ["${nope}", "${unterminated", "${last:alice}", "${addr:carol}", "${digest:a}"] {
+        for bad in [
+            "${nope}",
+            "${unterminated",
+            "${last:alice}",
+            "${addr:carol}",
+            "${digest:a}",
+        ] {
             assert!(v.expand("alice", bad).is_err(), "{bad}");
         }
-        assert_eq!(v.expand("alice", "no vars $ { }").expect("ok"), "no vars $ { }");
+        assert_eq!(
+            v.expand("alice", "no vars $ { }").expect("ok"),
+            "no vars $ { }"
+        );
     }
 
     #[test]
     fn assemble_crlf_and_auto_length() {
-        let lines: Vec<String> = ["INVITE sip:b SIP/2.0", "l: auto", "", "v=0", "o=- 1 1 IN IP4 x"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+        let lines: Vec<String> = [
+            "INVITE sip:b SIP/2.0",
+            "l: auto",
+            "",
+            "v=0",
+            "o=- 1 1 IN IP4 x",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
         let m = assemble(&lines);
         let body = "v=0\r\no=- 1 1 IN IP4 x\r\n";
         assert_eq!(
             String::from_utf8(m).expect("utf8"),
             format!("INVITE sip:b SIP/2.0\r\nl: {}\r\n\r\n{body}", body.len())
         );
-        let m = assemble(&["OPTIONS sip:b SIP/2.0".to_owned(), "Content-Length: 7".to_owned()]);
+        let m = assemble(&[
+            "OPTIONS sip:b SIP/2.0".to_owned(),
+            "Content-Length: 7".to_owned(),
+        ]);
         assert_eq!(m, b"OPTIONS sip:b SIP/2.0\r\nContent-Length: 7\r\n\r\n");
     }
 }

@@ -1,3 +1,3 @@
 //! Shared test support: the toy node.
 
-pub mod toy;
+pub(crate) mod toy;

@@ -33,7 +33,7 @@ struct Pending {
 }
 
 /// The toy node.
-pub struct Toy {
+pub(crate) struct Toy {
     status: u16,
     auth: bool,
     relay: Option<SocketAddr>,
@@ -46,9 +46,12 @@ pub struct Toy {
 
 impl Toy {
     /// Builds the toy from a scenario's setup.
-    pub fn new(setup: &ScenarioSetup) -> Self {
+    pub(crate) fn new(setup: &ScenarioSetup) -> Self {
         Self {
-            status: setup.config("status").and_then(|s| s.parse().ok()).unwrap_or(200),
+            status: setup
+                .config("status")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(200),
             auth: setup.config("auth") == Some("on"),
             relay: setup.config("relay").and_then(|s| s.parse().ok()),
             out: VecDeque::new(),
@@ -235,6 +238,6 @@ impl Node for Toy {
 }
 
 /// The factory the scenario tests use.
-pub fn factory(setup: &ScenarioSetup) -> Box<dyn Node> {
+pub(crate) fn factory(setup: &ScenarioSetup) -> Box<dyn Node> {
     Box::new(Toy::new(setup))
 }
