@@ -1,0 +1,3 @@
+//! Shared test support: the toy node.
+
+pub(crate) mod toy;
