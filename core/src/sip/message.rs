@@ -22,8 +22,7 @@ use smallvec::SmallVec;
 use super::cseq::CSeq;
 use super::header::HeaderName;
 use super::limits::Limits;
-use super::method::is_token_char;
-use super::scan::{find_param, first_comma, is_lws, trim_end};
+use super::scan::{find_lf, find_param, first_comma, is_lws, is_token, trim_end};
 use super::{Method, ParseError};
 
 /// A byte range into the message; `u32` keeps the index small.
@@ -107,7 +106,7 @@ pub struct Message {
 /// CRLF or a bare LF) and the offset after the line break.
 fn next_line(b: &[u8], pos: usize, limits: &Limits) -> Result<(usize, usize), ParseError> {
     let rest = b.get(pos..).unwrap_or_default();
-    let Some(lf) = rest.iter().position(|&c| c == b'\n') else {
+    let Some(lf) = find_lf(rest) else {
         return Err(if rest.len() > limits.max_line_len {
             ParseError::LineTooLong
         } else {
@@ -148,7 +147,9 @@ fn check_request_uri(uri: &[u8]) -> Result<(), ParseError> {
         return Err(ParseError::BadUri);
     }
     let sip = scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips");
-    if sip && rest.contains(&b'?') {
+    // `?` may appear in the userinfo (§25.1 user-unreserved); headers come after it.
+    let host_part = rest.rsplit(|&c| c == b'@').next().unwrap_or(rest);
+    if sip && host_part.contains(&b'?') {
         return Err(ParseError::BadUri);
     }
     Ok(())
@@ -258,7 +259,7 @@ impl Message {
                 continue;
             }
             let mut i = pos;
-            while i < le && is_token_char(b[i]) {
+            while i < le && is_token(b[i]) {
                 i += 1;
             }
             let name_end = i;

@@ -17,6 +17,52 @@ pub(crate) fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// The index of the first `\n` in `v`, eight bytes at a time.
+pub(crate) fn find_lf(v: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LF: u64 = LO * b'\n' as u64;
+    let mut chunks = v.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ LF;
+        // A zero byte in x is a `\n` in the chunk.
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            return chunk.iter().position(|&c| c == b'\n').map(|i| base + i);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'\n')
+        .map(|i| base + i)
+}
+
+/// `token` characters (§25.1) as a table, for the hot header-name loop.
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
+/// Is `b` a `token` character (§25.1)? Same as `method::is_token_char`, by table.
+#[inline]
+pub(crate) fn is_token(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+
 /// Quotes or angle brackets that do not balance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unbalanced;
@@ -214,5 +260,22 @@ mod tests {
         assert_eq!(first_comma(b"\"x,y\" <sip:a@b;p=1,2>, c"), Some(21));
         assert_eq!(first_comma(b"only"), None);
         assert_eq!(trim_end(b"ab \r\n", 5), 2);
+    }
+
+    #[test]
+    fn find_lf_and_token_table() {
+        for n in 0..40 {
+            let mut v = vec![b'a'; n];
+            assert_eq!(find_lf(&v), None);
+            for at in 0..n {
+                v[at] = b'\n';
+                assert_eq!(find_lf(&v), Some(at), "{n} {at}");
+                v[at] = 0x8a; // high bytes must not look like LF
+            }
+            assert_eq!(find_lf(&v), None);
+        }
+        for b in 0..=255u8 {
+            assert_eq!(is_token(b), is_token_char(b), "{b}");
+        }
     }
 }
