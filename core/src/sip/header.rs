@@ -95,10 +95,15 @@ pub enum HeaderName {
     Other,
 }
 
-/// Case-insensitive comparison of a wire name with a lowercase literal.
+/// Case-insensitive comparison of a wire name with a lowercase literal:
+/// a byte matches if equal, or if it is the uppercase form of a letter.
 #[inline]
 fn eq(name: &[u8], lower: &str) -> bool {
-    name.eq_ignore_ascii_case(lower.as_bytes())
+    name.len() == lower.len()
+        && name
+            .iter()
+            .zip(lower.as_bytes())
+            .all(|(&a, &b)| a == b || (a | 0x20 == b && b.is_ascii_lowercase()))
 }
 
 impl HeaderName {

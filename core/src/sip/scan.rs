@@ -63,6 +63,16 @@ pub(crate) fn is_token(b: u8) -> bool {
     TOKEN[b as usize]
 }
 
+/// The bytes `find_param` must look at outside a quoted string.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b';' as usize] = true;
+    t
+};
+
 /// Quotes or angle brackets that do not balance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unbalanced;
@@ -127,6 +137,10 @@ pub(crate) fn find_param(v: &[u8], name: &str) -> Result<Option<(usize, usize)>,
                 b'"' => in_quote = false,
                 _ => {}
             }
+            i += 1;
+            continue;
+        }
+        if !SPECIAL[c as usize] {
             i += 1;
             continue;
         }
