@@ -74,6 +74,7 @@
 #![forbid(unsafe_code)]
 
 pub mod digest;
+pub mod engine_node;
 pub mod msg;
 pub mod net;
 pub mod node;
@@ -87,6 +88,7 @@ mod testnode;
 pub mod transcript;
 pub mod vars;
 
+pub use engine_node::{engine_config, engine_factory};
 pub use node::{Factory, Node, ScenarioSetup};
 pub use runner::{Options, Outcome, check_scenario_file, run};
 pub use script::{Script, ScriptError};

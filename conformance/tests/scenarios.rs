@@ -1,25 +1,22 @@
-//! Runs every `conformance/scenarios/*.scn` against the node under test.
+//! Runs every scenario: `scenarios/harness/*.scn` against the toy node (they
+//! prove the harness itself) and `scenarios/engine/*.scn` against the real
+//! engine (RFC 3261/3665 flows).
 //!
 //! Each scenario runs twice with its seed (the transcripts must be identical)
 //! and is compared with its golden `<name>.transcript`; `UPDATE_GOLDEN=1`
 //! rewrites the goldens. All scenarios run even if one fails; the test fails
 //! with one report per failing scenario.
 //!
-//! To test the real engine, change [`factory`] only.
 
 mod support;
 
 use std::path::PathBuf;
-use switchboard_conformance::{Node, Options, ScenarioSetup, check_scenario_file};
+use switchboard_conformance::{Factory, Options, check_scenario_file, engine_factory};
 
-/// THE place that chooses the node under test. Swap in
-/// `Box::new(switchboard_core::Engine::new(config_from(setup), setup.epoch))` later.
-fn factory(setup: &ScenarioSetup) -> Box<dyn Node> {
-    support::toy::factory(setup)
-}
-
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+fn scenario_files(sub: &str) -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(sub);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -29,13 +26,12 @@ fn scenario_files() -> Vec<PathBuf> {
     files
 }
 
-#[test]
-fn every_scenario_replays_deterministically_and_matches_its_golden_transcript() {
-    let files = scenario_files();
-    assert!(!files.is_empty(), "no scenarios found");
+fn run_all(sub: &str, factory: Factory<'_>) {
+    let files = scenario_files(sub);
+    assert!(!files.is_empty(), "no scenarios found in {sub}");
     let mut failures = Vec::new();
     for f in &files {
-        if let Err(e) = check_scenario_file(f, &factory, &Options::default()) {
+        if let Err(e) = check_scenario_file(f, factory, &Options::default()) {
             failures.push(format!("=== {} ===\n{e}", f.display()));
         }
     }
@@ -46,4 +42,14 @@ fn every_scenario_replays_deterministically_and_matches_its_golden_transcript() 
         files.len(),
         failures.join("\n\n")
     );
+}
+
+#[test]
+fn harness_scenarios_replay_deterministically_against_the_toy_node() {
+    run_all("harness", &support::toy::factory);
+}
+
+#[test]
+fn engine_scenarios_replay_deterministically_and_match_their_golden_transcripts() {
+    run_all("engine", &engine_factory);
 }

@@ -34,7 +34,7 @@ fn every_delivered_request_is_answered(o: &switchboard_conformance::Outcome) -> 
 fn invite_scenario_under_loss_keeps_its_invariant_across_seeds() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/invite_retransmit.scn"
+        "/scenarios/harness/invite_retransmit.scn"
     );
     let text = std::fs::read_to_string(path).expect("scenario exists");
     let script = Script::parse("invite_retransmit.scn", &text).expect("valid");

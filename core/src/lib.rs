@@ -37,10 +37,14 @@
 
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod counters;
 pub mod dialog;
+pub mod engine;
 pub mod event;
+pub mod identity;
 pub mod io;
+pub mod proxy;
 pub mod registrar;
 pub mod rng;
 pub mod sip;
@@ -48,6 +52,8 @@ pub mod transaction;
 pub mod transport;
 pub mod wallclock;
 
+pub use config::{Config, ConfigError, Listener};
+pub use engine::{Command, Engine};
 pub use event::Event;
 pub use io::{Input, Output, Transmit};
 pub use transport::{ConnId, Flow, Transport};

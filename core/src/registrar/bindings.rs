@@ -107,6 +107,7 @@ pub struct Bindings {
     by_id: BTreeMap<BindingId, Box<str>>,
     expiry: BTreeSet<(Instant, BindingId)>,
     by_conn: BTreeMap<ConnId, BTreeSet<BindingId>>,
+    by_contact: BTreeMap<Box<str>, BindingId>,
     next_id: u64,
 }
 
@@ -149,6 +150,14 @@ impl Bindings {
             .find(|b| &*b.contact_key == contact_key)
     }
 
+    /// The binding (of any AOR) whose contact has this key: used to reach a
+    /// registered client by its contact (in-dialog requests, NAT).
+    pub fn find_by_contact(&self, contact_key: &str) -> Option<&Binding> {
+        let id = self.by_contact.get(contact_key)?;
+        let aor = self.by_id.get(id)?;
+        self.by_aor.get(aor)?.iter().find(|b| b.id == *id)
+    }
+
     /// Adds or refreshes a binding. A binding with the same contact key is
     /// refreshed in place; otherwise, when `instance` and `reg_id` are both set
     /// and an existing binding has the same pair, that one is replaced (RFC 5626
@@ -177,6 +186,10 @@ impl Bindings {
                 let id = old.id;
                 self.expiry.remove(&(old.expires_at, id));
                 unlink_conn(&mut self.by_conn, old.flow.conn, id);
+                if self.by_contact.get(&old.contact_key) == Some(&id) {
+                    self.by_contact.remove(&old.contact_key);
+                }
+                self.by_contact.insert(nb.contact_key.clone(), id);
                 let old_contact = std::mem::replace(&mut old.contact, nb.contact);
                 old.contact_key = nb.contact_key;
                 old.q = nb.q;
@@ -202,6 +215,7 @@ impl Bindings {
                 self.next_id += 1;
                 let id = BindingId(self.next_id);
                 self.expiry.insert((nb.expires_at, id));
+                self.by_contact.insert(nb.contact_key.clone(), id);
                 if let Some(c) = nb.flow.conn {
                     self.by_conn.entry(c).or_default().insert(id);
                 }
@@ -235,6 +249,9 @@ impl Bindings {
             self.by_aor.remove(&aor);
         }
         self.expiry.remove(&(b.expires_at, id));
+        if self.by_contact.get(&b.contact_key) == Some(&id) {
+            self.by_contact.remove(&b.contact_key);
+        }
         unlink_conn(&mut self.by_conn, b.flow.conn, id);
         Some((aor, b))
     }

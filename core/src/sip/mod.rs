@@ -8,6 +8,7 @@ pub mod builder;
 pub mod contact;
 pub mod cseq;
 pub mod error;
+pub mod error_response;
 pub mod framing;
 #[cfg(test)]
 mod grammar_fuzz;

@@ -31,6 +31,7 @@ pub mod client_invite;
 pub mod client_non_invite;
 pub mod config;
 pub mod key;
+pub mod layer;
 pub mod server_invite;
 pub mod server_non_invite;
 mod timer;
@@ -39,6 +40,7 @@ pub use client_invite::ClientInvite;
 pub use client_non_invite::ClientNonInvite;
 pub use config::{TimerConfig, TimerConfigError};
 pub use key::{ClientKey, Rfc2543Key, SentBy, ServerKey, is_rfc3261_branch};
+pub use layer::{Destination, Layer, RequestMatch, TxEvent, TxId};
 pub use server_invite::ServerInvite;
 pub use server_non_invite::ServerNonInvite;
 

@@ -1,0 +1,91 @@
+//! The real engine as a scenario [`Node`]: maps a script's `engine`, `config`
+//! and `extension` lines to a [`switchboard_core::Config`] and extensions.
+//!
+//! Recognized `config` keys (all optional): `domain` (default `example.com`),
+//! `auth` (`on`/`off`: REGISTER authentication, default on), `call_auth`
+//! (`on`/`off`: 407 for calls from our users, default on), `t1`/`t2`/`t4` (in
+//! ms), `min_expires`, `max_expires`, `default_expires`, `record_route`
+//! (`on`/`off`). An unknown key or a bad value fails the scenario at setup:
+//! a misspelt setting must not silently test the defaults.
+
+use crate::node::{Node, ScenarioSetup};
+use std::time::{Duration, SystemTime};
+use switchboard_core::auth::Ha1Set;
+use switchboard_core::registrar::Extension;
+use switchboard_core::{Command, Config, Engine, Input, Listener, Output};
+
+impl Node for Engine {
+    fn handle_input(&mut self, input: Input) {
+        Self::handle_input(self, input);
+    }
+
+    fn poll_output(&mut self) -> Output {
+        Self::poll_output(self)
+    }
+}
+
+fn on_off(key: &str, v: &str) -> bool {
+    match v {
+        "on" | "yes" | "true" => true,
+        "off" | "no" | "false" => false,
+        _ => panic!("config {key}={v}: expected on or off"),
+    }
+}
+
+fn number<T: std::str::FromStr>(key: &str, v: &str) -> T {
+    v.parse()
+        .unwrap_or_else(|_| panic!("config {key}={v}: expected a number"))
+}
+
+/// Builds the engine configuration a scenario describes. Panics (failing the
+/// scenario with the key and value) on an unknown key or a bad value.
+pub fn engine_config(setup: &ScenarioSetup) -> Config {
+    let domain = setup.config("domain").unwrap_or("example.com").to_owned();
+    let listeners = setup
+        .addrs
+        .iter()
+        .flat_map(|(addr, ts)| {
+            ts.iter().map(move |t| Listener {
+                transport: *t,
+                addr: *addr,
+                advertise: None,
+            })
+        })
+        .collect();
+    let mut cfg = Config::new(domain, listeners);
+    cfg.rng_seed = setup.seed_bytes();
+    // A fixed wall clock keeps Date headers identical on every run.
+    cfg.wall_epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_798_761_600);
+    for (k, v) in &setup.config {
+        match k.as_str() {
+            "domain" => {}
+            "auth" => cfg.register_auth = on_off(k, v),
+            "call_auth" => cfg.call_auth = on_off(k, v),
+            "record_route" => cfg.record_route = on_off(k, v),
+            "t1" => cfg.t1 = Duration::from_millis(number(k, v)),
+            "t2" => cfg.t2 = Duration::from_millis(number(k, v)),
+            "t4" => cfg.t4 = Duration::from_millis(number(k, v)),
+            "min_expires" => cfg.min_expires = number(k, v),
+            "max_expires" => cfg.max_expires = number(k, v),
+            "default_expires" => cfg.default_expires = number(k, v),
+            other => panic!("unknown config key {other:?} in scenario {}", setup.name),
+        }
+    }
+    cfg
+}
+
+/// The factory for scenarios that test the real engine.
+pub fn engine_factory(setup: &ScenarioSetup) -> Box<dyn Node> {
+    let cfg = engine_config(setup);
+    let realm = cfg.domain.clone();
+    let mut engine =
+        Engine::new(cfg, setup.epoch).unwrap_or_else(|e| panic!("scenario engine config: {e}"));
+    for x in &setup.extensions {
+        let ha1 = Ha1Set::from_password(&x.user, &realm, &x.password);
+        let ext = Extension::new(x.user.clone(), ha1.md5, ha1.sha256);
+        engine
+            .handle_command(setup.epoch, Command::UpsertExtension(ext))
+            .unwrap_or_else(|e| panic!("scenario extension {}: {e}", x.user));
+    }
+    Box::new(engine)
+}

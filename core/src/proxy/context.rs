@@ -1,0 +1,416 @@
+//! Fork contexts (RFC 3261 §16.6–§16.10): one per proxied request, tracking its
+//! branches, choosing the best final response (§16.7 step 6), forwarding
+//! provisional and 2xx responses at once, and cancelling the other branches
+//! when a 2xx or 6xx arrives or the caller sends CANCEL.
+
+use super::forward::{self, ForwardSpec, RouteEdit, Target};
+use super::{Ctx, Proxy, branch};
+use crate::event::EndCause;
+use crate::sip::{HeaderName, Message, Method, NameAddr, Splice, cancel_for};
+use crate::transaction::{TxEvent, TxId};
+use crate::transport::Flow;
+
+/// The best final response so far.
+#[derive(Debug, Clone)]
+enum Best {
+    /// A response a branch sent (our Via still on top).
+    Received(Box<Message>),
+    /// A response we must generate (408 after a timeout, 503 after a transport error).
+    Local(u16),
+}
+
+impl Best {
+    fn status(&self) -> u16 {
+        match self {
+            Self::Received(m) => m.status().unwrap_or(500),
+            Self::Local(s) => *s,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Branch {
+    client: TxId,
+    provisional: bool,
+    done: bool,
+    cancel_pending: bool,
+}
+
+/// One proxied request and its branches.
+#[derive(Debug)]
+pub struct Context {
+    invite: bool,
+    branches: Vec<Branch>,
+    best: Option<Best>,
+    final_sent: bool,
+    cancelled: bool,
+    session: Option<(String, String)>,
+}
+
+/// §16.7 step 6 preference: lower is better. 6xx beat everything; then the lowest
+/// class; within 4xx, challenges and the codes a client can act on come first.
+fn rank(status: u16) -> (u8, u8, u16) {
+    let class = (status / 100) as u8;
+    let class_rank = if class == 6 { 0 } else { class };
+    let pref = u8::from(!matches!(status, 401 | 407 | 415 | 420 | 484));
+    (class_rank, pref, status)
+}
+
+impl Proxy {
+    /// Creates the context and sends one branch per target.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fork(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tx: TxId,
+        msg: &Message,
+        flow: &Flow,
+        edit: &RouteEdit,
+        hash: u64,
+        targets: Vec<Target>,
+    ) {
+        let Some(method) = msg.method().cloned() else {
+            return;
+        };
+        let invite = method == Method::Invite;
+        let mut c = Context {
+            invite,
+            branches: Vec::new(),
+            best: None,
+            final_sent: false,
+            cancelled: false,
+            session: None,
+        };
+        let dialog_creating =
+            self.record_route && msg.to_tag().is_none() && forward::creates_dialog(&method);
+        for target in &targets {
+            let br = branch::new_branch(hash, ctx.rng);
+            let Some(via) = forward::via_value(&self.identity, &target.dest, &br) else {
+                continue;
+            };
+            let mut record_route = Vec::new();
+            if dialog_creating {
+                if let Some(out) = forward::record_route_value(
+                    &self.identity,
+                    target.dest.transport,
+                    target.dest.local,
+                    Some(target.dest.remote),
+                ) {
+                    record_route.push(out);
+                }
+                if flow.transport != target.dest.transport
+                    && let Some(inn) = forward::record_route_value(
+                        &self.identity,
+                        flow.transport,
+                        Some(flow.local),
+                        Some(flow.remote),
+                    )
+                {
+                    record_route.push(inn);
+                }
+            }
+            let bytes = forward::build_forward(&ForwardSpec {
+                msg,
+                flow,
+                routes: edit,
+                target,
+                via,
+                record_route,
+            });
+            let parsed = if invite {
+                Message::parse(bytes.clone(), &Default::default()).ok()
+            } else {
+                None
+            };
+            let client = ctx
+                .layer
+                .send_request(ctx.now, &br, &method, bytes, parsed, target.dest);
+            self.stats.requests_forwarded += 1;
+            self.branches.insert(client, tx);
+            c.branches.push(Branch {
+                client,
+                provisional: false,
+                done: false,
+                cancel_pending: false,
+            });
+        }
+        if c.branches.is_empty() {
+            return self.reply(
+                ctx,
+                tx,
+                503,
+                "Service Unavailable: no usable transport",
+                &[],
+            );
+        }
+        if invite && msg.to_tag().is_none() {
+            let caller = msg
+                .header(HeaderName::From)
+                .and_then(|f| NameAddr::parse(f).ok())
+                .map(|n| n.uri.to_string())
+                .unwrap_or_default();
+            let from_tag = msg.from_tag().unwrap_or("").to_owned();
+            ctx.sessions.start(
+                ctx.now,
+                msg.call_id(),
+                &from_tag,
+                &caller,
+                msg.request_uri().unwrap_or(""),
+            );
+            c.session = Some((msg.call_id().to_owned(), from_tag));
+        }
+        if method == Method::Bye
+            && let Some(from_tag) = msg.from_tag()
+        {
+            ctx.sessions
+                .end_dialog(msg.call_id(), from_tag, msg.to_tag(), true);
+        }
+        self.contexts.insert(tx, c);
+    }
+
+    /// Handles an event of the transaction layer; returns false if it was not ours.
+    pub fn on_tx_event(&mut self, ctx: &mut Ctx<'_>, ev: TxEvent) -> bool {
+        match ev {
+            TxEvent::Response { tx, response, .. } => self.on_response(ctx, tx, *response),
+            TxEvent::Timeout { tx } => self.on_branch_failure(ctx, tx, 408),
+            TxEvent::TransportError { tx } => self.on_branch_failure(ctx, tx, 503),
+            TxEvent::Terminated { tx, server: false } => {
+                self.cancels.remove(&tx);
+                self.branches.remove(&tx).is_some()
+            }
+            TxEvent::Terminated { tx, server: true } => {
+                if let Some(c) = self.contexts.get(&tx)
+                    && (c.branches.iter().all(|b| b.done) || c.final_sent)
+                {
+                    self.contexts.remove(&tx);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn on_response(&mut self, ctx: &mut Ctx<'_>, client: TxId, response: Message) -> bool {
+        if self.cancels.contains(&client) {
+            return true; // responses to our CANCELs end there
+        }
+        let Some(&server) = self.branches.get(&client) else {
+            return false;
+        };
+        let Some(status) = response.status() else {
+            return true;
+        };
+        let Some(c) = self.contexts.get_mut(&server) else {
+            return true;
+        };
+        let Some(bi) = c.branches.iter().position(|b| b.client == client) else {
+            return true;
+        };
+        match status {
+            100 => {}
+            101..=199 => {
+                c.branches[bi].provisional = true;
+                if c.branches[bi].cancel_pending {
+                    c.branches[bi].cancel_pending = false;
+                    self.send_cancel(ctx, client);
+                } else if !self.contexts.get(&server).is_some_and(|c| c.final_sent) {
+                    self.relay(ctx, server, &response, status);
+                }
+            }
+            200..=299 => {
+                c.branches[bi].done = true;
+                let first = !c.final_sent;
+                c.final_sent = true;
+                let session = c.session.clone();
+                let others: Vec<TxId> = c
+                    .branches
+                    .iter()
+                    .filter(|b| !b.done)
+                    .map(|b| b.client)
+                    .collect();
+                self.relay(ctx, server, &response, status);
+                if first {
+                    if let Some((cid, ft)) = session
+                        && ctx.sessions.answer(ctx.now, &cid, &ft, response.to_tag())
+                    {
+                        self.stats.successful_calls += 1;
+                    }
+                    for o in others {
+                        self.cancel_branch(ctx, server, o);
+                    }
+                }
+            }
+            _ => {
+                c.branches[bi].done = true;
+                let better = c
+                    .best
+                    .as_ref()
+                    .is_none_or(|b| rank(status) < rank(b.status()));
+                if better {
+                    c.best = Some(Best::Received(Box::new(response)));
+                }
+                if status >= 600 && !c.final_sent {
+                    let others: Vec<TxId> = c
+                        .branches
+                        .iter()
+                        .filter(|b| !b.done)
+                        .map(|b| b.client)
+                        .collect();
+                    for o in others {
+                        self.cancel_branch(ctx, server, o);
+                    }
+                }
+                self.maybe_finish(ctx, server);
+            }
+        }
+        true
+    }
+
+    fn on_branch_failure(&mut self, ctx: &mut Ctx<'_>, client: TxId, status: u16) -> bool {
+        if self.cancels.contains(&client) {
+            return true;
+        }
+        let Some(&server) = self.branches.get(&client) else {
+            return false;
+        };
+        if let Some(c) = self.contexts.get_mut(&server) {
+            if let Some(b) = c.branches.iter_mut().find(|b| b.client == client) {
+                b.done = true;
+            }
+            if c.best
+                .as_ref()
+                .is_none_or(|b| rank(status) < rank(b.status()))
+            {
+                c.best = Some(Best::Local(status));
+            }
+        }
+        self.maybe_finish(ctx, server);
+        true
+    }
+
+    /// When every branch has a final answer, send the best one upstream (§16.7 step 5–6).
+    fn maybe_finish(&mut self, ctx: &mut Ctx<'_>, server: TxId) {
+        let Some(c) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        if c.final_sent || !c.branches.iter().all(|b| b.done) {
+            return;
+        }
+        c.final_sent = true;
+        let best = c.best.take().unwrap_or(Best::Local(408));
+        let cancelled = c.cancelled;
+        let invite = c.invite;
+        let session = c.session.take();
+        let status = best.status();
+        match best {
+            Best::Received(m) => self.relay(ctx, server, &m, status),
+            Best::Local(s) => {
+                let reason = match s {
+                    408 => "Request Timeout",
+                    487 => "Request Terminated",
+                    _ => "Service Unavailable",
+                };
+                self.reply(ctx, server, s, reason, &[]);
+            }
+        }
+        if invite {
+            self.stats.failed_calls += 1;
+            if let Some((cid, ft)) = session {
+                let cause = if cancelled {
+                    EndCause::Cancelled
+                } else if status == 408 {
+                    EndCause::Timeout
+                } else {
+                    EndCause::Rejected(status)
+                };
+                ctx.sessions.end(&cid, &ft, cause);
+            }
+        }
+    }
+
+    /// Sends a branch's response upstream with our Via removed (§16.7 step 8–9).
+    fn relay(&mut self, ctx: &mut Ctx<'_>, server: TxId, response: &Message, status: u16) {
+        let mut s = Splice::new(response);
+        s.remove_first_value(HeaderName::Via);
+        let bytes = s.to_bytes();
+        self.stats.responses_forwarded += 1;
+        if !ctx.layer.respond(ctx.now, server, status, bytes.clone())
+            && (200..300).contains(&status)
+        {
+            // RFC 6026: another 2xx after the first (a retransmission or another fork's answer)
+            // passes through the Accepted server transaction; if it is gone, send it on its flow.
+            ctx.layer.send_on_server_flow(server, bytes);
+        }
+    }
+
+    /// The caller sent CANCEL for `server` (§16.10). The CANCEL itself was answered by the engine.
+    pub fn on_cancel(&mut self, ctx: &mut Ctx<'_>, server: TxId) {
+        let Some(c) = self.contexts.get_mut(&server) else {
+            // Not proxied (yet): the request is still ours to answer.
+            if ctx.layer.server_is_pending(server) {
+                self.reply(ctx, server, 487, "Request Terminated", &[]);
+            }
+            return;
+        };
+        if c.final_sent {
+            return;
+        }
+        c.cancelled = true;
+        let any_provisional = c.branches.iter().any(|b| b.provisional && !b.done);
+        let open: Vec<TxId> = c
+            .branches
+            .iter()
+            .filter(|b| !b.done)
+            .map(|b| b.client)
+            .collect();
+        for o in open {
+            self.cancel_branch(ctx, server, o);
+        }
+        if !any_provisional {
+            // No branch has answered yet, so none can be cancelled now; answer the caller at once.
+            if let Some(c) = self.contexts.get_mut(&server) {
+                c.best = Some(Best::Local(487));
+                for b in &mut c.branches {
+                    b.done = true;
+                }
+            }
+            self.maybe_finish(ctx, server);
+        }
+    }
+
+    /// CANCEL one branch now if it has had a provisional response, else when it gets one (§9.1).
+    fn cancel_branch(&mut self, ctx: &mut Ctx<'_>, server: TxId, client: TxId) {
+        let Some(c) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        let Some(b) = c.branches.iter_mut().find(|b| b.client == client) else {
+            return;
+        };
+        if !c.invite {
+            return;
+        }
+        if b.provisional {
+            self.send_cancel(ctx, client);
+        } else {
+            b.cancel_pending = true;
+        }
+    }
+
+    fn send_cancel(&mut self, ctx: &mut Ctx<'_>, client: TxId) {
+        let (Some(inv), Some(dest)) = (
+            ctx.layer.client_invite(client),
+            ctx.layer.client_destination(client),
+        ) else {
+            return;
+        };
+        let Some(br) = inv.top_via_branch().map(str::to_owned) else {
+            return;
+        };
+        let bytes = cancel_for(inv);
+        let id = ctx
+            .layer
+            .send_request(ctx.now, &br, &Method::Cancel, bytes, None, dest);
+        self.cancels.insert(id);
+        self.stats.requests_forwarded += 1;
+    }
+}

@@ -1,0 +1,601 @@
+//! The transaction-stateful proxy (RFC 3261 §16): the engine's transaction user
+//! for everything that is not answered by the registrar.
+//!
+//! For each new request it validates (§16.3: Max-Forwards → 483, loops → 482,
+//! Proxy-Require → 420), pre-processes the Route set (§16.4, loose routing and
+//! strict-router compatibility), answers what is addressed to the server
+//! itself (REGISTER through the registrar, OPTIONS locally, others 405/501),
+//! authenticates callers of our domain (407), determines the targets (the
+//! location service for our domain's users: 404 unknown, 480 unregistered;
+//! the Route set otherwise; no open relay: 403) and forks to all of them in
+//! parallel ([`context`]). ACKs for 2xx and responses that match no
+//! transaction are forwarded statelessly ([`forward`]).
+
+pub mod branch;
+pub mod context;
+pub mod forward;
+
+use crate::auth::Verdict;
+use crate::config::Config;
+use crate::dialog::Sessions;
+use crate::event::Event;
+use crate::identity::Identity;
+use crate::io::Transmit;
+use crate::registrar::Registrar;
+use crate::rng::{Rng, SeededState};
+use crate::sip::{
+    HeaderName, Message, Method, NameAddr, ParseError, ResponseBuilder, Uri, Via,
+    parse_name_addr_list, parse_tokens, split_commas,
+};
+use crate::transaction::{Destination, Layer, TxId};
+use crate::transport::Flow;
+use context::Context;
+use forward::{ForwardSpec, RouteEdit, Target};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Instant;
+
+/// Methods we proxy and list in `Allow` when answering OPTIONS.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH";
+
+/// The services the proxy uses while handling one input (borrowed from the engine).
+pub struct Ctx<'a> {
+    /// The input's time.
+    pub now: Instant,
+    /// The transaction layer.
+    pub layer: &'a mut Layer,
+    /// The registrar (directory, bindings, authenticator).
+    pub registrar: &'a mut Registrar,
+    /// Active sessions.
+    pub sessions: &'a mut Sessions,
+    /// The engine's RNG.
+    pub rng: &'a mut Rng,
+}
+
+/// Proxy counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProxyStats {
+    /// Requests forwarded (one per branch, ACKs included).
+    pub requests_forwarded: u64,
+    /// Responses forwarded upstream.
+    pub responses_forwarded: u64,
+    /// Responses generated locally.
+    pub responses_sent: u64,
+    /// INVITEs that got a 2xx.
+    pub successful_calls: u64,
+    /// INVITEs that ended with a final failure.
+    pub failed_calls: u64,
+    /// Requests answered with 407/401 after credentials failed.
+    pub auth_failures: u64,
+    /// Responses and ACKs dropped (no route).
+    pub dropped: u64,
+}
+
+/// Proxy state: fork contexts and the client transactions that belong to them.
+#[derive(Debug)]
+pub struct Proxy {
+    identity: Identity,
+    loop_keys: SeededState,
+    record_route: bool,
+    call_auth: bool,
+    server_name: String,
+    contexts: BTreeMap<TxId, Context>,
+    branches: BTreeMap<TxId, TxId>,
+    cancels: BTreeSet<TxId>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    /// Counters.
+    pub stats: ProxyStats,
+}
+
+impl Proxy {
+    /// A proxy for `cfg`.
+    pub fn new(cfg: &Config, rng: &mut Rng) -> Self {
+        Self {
+            identity: Identity::new(cfg),
+            loop_keys: rng.hasher(),
+            record_route: cfg.record_route,
+            call_auth: cfg.call_auth,
+            server_name: cfg.server_name.clone(),
+            contexts: BTreeMap::new(),
+            branches: BTreeMap::new(),
+            cancels: BTreeSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: ProxyStats::default(),
+        }
+    }
+
+    /// Live fork contexts (one per proxied request awaiting its final response).
+    pub fn context_count(&self) -> usize {
+        self.contexts.len()
+    }
+
+    /// Stateless sends (ACK for 2xx, stray responses).
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Events (authentication failures).
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Sends a locally generated response on server transaction `tx`.
+    pub(crate) fn reply(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tx: TxId,
+        status: u16,
+        reason: &str,
+        extra: &[(HeaderName, String)],
+    ) {
+        let Some(req) = ctx.layer.server_request(tx) else {
+            return;
+        };
+        let mut b = ResponseBuilder::for_request(req, status, reason);
+        if status > 100 {
+            b = b.to_tag(&ctx.rng.tag());
+        }
+        for (n, v) in extra {
+            b = b.header(*n, v);
+        }
+        let bytes = b.header(HeaderName::Server, &self.server_name).build();
+        self.stats.responses_sent += 1;
+        ctx.layer.respond(ctx.now, tx, status, bytes);
+    }
+
+    /// Handles a new request on server transaction `tx`.
+    pub fn on_request(&mut self, ctx: &mut Ctx<'_>, tx: TxId) {
+        let (Some(msg), Some(flow)) = (
+            ctx.layer.server_request(tx).cloned(),
+            ctx.layer.server_flow(tx),
+        ) else {
+            return;
+        };
+        let Some(method) = msg.method().cloned() else {
+            return;
+        };
+
+        // §16.3 step 3: Max-Forwards.
+        let max_forwards = match msg.max_forwards() {
+            Ok(mf) => mf,
+            Err(e) => return self.reply(ctx, tx, 400, &e.reason(), &[]),
+        };
+        // §16.3 step 6: Proxy-Require — we support no extension as a proxy.
+        let unsupported: Vec<&str> = msg
+            .header_values(HeaderName::ProxyRequire)
+            .flat_map(parse_tokens)
+            .collect();
+        if !unsupported.is_empty() {
+            let list = unsupported.join(", ");
+            return self.reply(
+                ctx,
+                tx,
+                420,
+                "Bad Extension",
+                &[(HeaderName::Unsupported, list)],
+            );
+        }
+        // Route set and Request-URI (§16.4).
+        let ruri = match Uri::parse(msg.request_uri().unwrap_or("")) {
+            Ok(u) => u,
+            Err(ParseError::UnsupportedScheme) => {
+                return self.reply(ctx, tx, 416, "Unsupported URI Scheme", &[]);
+            }
+            Err(e) => return self.reply(ctx, tx, 400, &e.reason(), &[]),
+        };
+        let (edit, remaining) = match self.route_edit(&msg, &ruri) {
+            Ok(x) => x,
+            Err(e) => return self.reply(ctx, tx, 400, &e.reason(), &[]),
+        };
+        let ruri = match &edit.request_uri {
+            Some(r) => match Uri::parse(r) {
+                Ok(u) => u,
+                Err(e) => return self.reply(ctx, tx, 400, &e.reason(), &[]),
+            },
+            None => ruri,
+        };
+        let sip_ruri = ruri.as_sip().cloned();
+        let to_server = remaining.is_empty()
+            && sip_ruri.as_ref().is_some_and(|u| {
+                u.user.is_none()
+                    && (self.identity.is_our_domain(&u.host)
+                        || self.identity.is_us(&u.host, u.port, u.transport_kind()))
+            });
+        // Requests for the server itself.
+        if remaining.is_empty() && method == Method::Register {
+            if sip_ruri.as_ref().is_some_and(|u| {
+                self.identity.is_our_domain(&u.host) || self.identity.is_us(&u.host, u.port, None)
+            }) {
+                let reply = ctx.registrar.handle_register(ctx.now, &msg, flow, ctx.rng);
+                self.stats.responses_sent += 1;
+                ctx.layer.respond(ctx.now, tx, reply.status, reply.response);
+                return;
+            }
+            return self.reply(ctx, tx, 403, "Forbidden: relaying denied", &[]);
+        }
+        if to_server {
+            return self.answer_locally(ctx, tx, &msg, &method);
+        }
+        if max_forwards == Some(0) {
+            return self.reply(ctx, tx, 483, "Too Many Hops", &[]);
+        }
+        // §16.3 step 4: loop detection.
+        let hash = branch::loop_hash(&self.loop_keys, &msg);
+        if self.is_loop(&msg, hash) {
+            return self.reply(ctx, tx, 482, "Loop Detected", &[]);
+        }
+        // Authenticate callers who claim to be ours (initial requests only).
+        let initial = msg.to_tag().is_none();
+        if initial
+            && self.call_auth
+            && !matches!(method, Method::Ack | Method::Cancel)
+            && self.is_from_our_domain(&msg)
+            && !self.authorize(ctx, tx, &msg, &method)
+        {
+            return;
+        }
+        // Targets.
+        let targets: Vec<Target> = if let Some(first) = remaining.first() {
+            let Some(u) = first.uri.as_sip() else {
+                return self.reply(ctx, tx, 416, "Unsupported URI Scheme", &[]);
+            };
+            match forward::resolve(ctx.registrar, u) {
+                Some(dest) => vec![Target {
+                    request_uri: None,
+                    dest,
+                    push_routes: Vec::new(),
+                }],
+                None => {
+                    return self.reply(
+                        ctx,
+                        tx,
+                        503,
+                        "Service Unavailable: cannot resolve next hop",
+                        &[],
+                    );
+                }
+            }
+        } else {
+            match sip_ruri {
+                Some(u) if self.identity.is_our_domain(&u.host) && u.user.is_some() => {
+                    match self.location_targets(ctx, &u) {
+                        Ok(t) => t,
+                        Err((code, reason)) => return self.reply(ctx, tx, code, reason, &[]),
+                    }
+                }
+                Some(u) if !initial => match forward::resolve(ctx.registrar, &u) {
+                    // In-dialog request without Route to a registered contact or an address.
+                    Some(dest)
+                        if ctx
+                            .registrar
+                            .bindings
+                            .find_by_contact(&crate::registrar::register::contact_key(&ruri))
+                            .is_some() =>
+                    {
+                        vec![Target {
+                            request_uri: None,
+                            dest,
+                            push_routes: Vec::new(),
+                        }]
+                    }
+                    _ => return self.reply(ctx, tx, 403, "Forbidden: relaying denied", &[]),
+                },
+                _ => return self.reply(ctx, tx, 403, "Forbidden: relaying denied", &[]),
+            }
+        };
+        self.fork(ctx, tx, &msg, &flow, &edit, hash, targets);
+    }
+
+    /// Works out which Route entries are ours (§16.4) and whether a strict router
+    /// put our URI in the Request-URI. Returns the edit and the remaining Route set.
+    fn route_edit(
+        &self,
+        msg: &Message,
+        ruri: &Uri,
+    ) -> Result<(RouteEdit, Vec<NameAddr>), ParseError> {
+        let mut routes: Vec<NameAddr> = Vec::new();
+        for v in msg.header_values(HeaderName::Route) {
+            routes.extend(parse_name_addr_list(v)?);
+        }
+        let mut edit = RouteEdit::default();
+        let mut rewrite = false;
+        // Strict router upstream: the Request-URI is a Record-Route URI of ours.
+        if let Some(u) = ruri.as_sip()
+            && u.user.is_none()
+            && self.identity.is_us(&u.host, u.port, u.transport_kind())
+            && !routes.is_empty()
+            && let Some(last) = routes.pop()
+        {
+            edit.request_uri = Some(last.uri.to_string());
+            rewrite = true;
+        }
+        while let Some(first) = routes.first() {
+            let ours = first
+                .uri
+                .as_sip()
+                .is_some_and(|u| self.identity.is_us(&u.host, u.port, u.transport_kind()));
+            if !ours {
+                break;
+            }
+            routes.remove(0);
+            edit.popped += 1;
+        }
+        if rewrite || edit.popped > 1 {
+            edit.rewrite = Some(routes.iter().map(|r| r.to_string()).collect());
+        }
+        Ok((edit, routes))
+    }
+
+    fn is_loop(&self, msg: &Message, hash: u64) -> bool {
+        msg.header_values(HeaderName::Via)
+            .flat_map(split_commas)
+            .any(|v| {
+                Via::parse(v).ok().is_some_and(|via| {
+                    via.branch().and_then(branch::hash_of_branch) == Some(hash)
+                        && self
+                            .identity
+                            .is_us(&via.host, via.port, via.transport_kind())
+                })
+            })
+    }
+
+    fn is_from_our_domain(&self, msg: &Message) -> bool {
+        msg.header(HeaderName::From)
+            .and_then(|f| NameAddr::parse(f).ok())
+            .and_then(|n| n.uri.as_sip().map(|u| self.identity.is_our_domain(&u.host)))
+            .unwrap_or(false)
+    }
+
+    /// Proxy authentication (§22.3). Returns true if the request may proceed.
+    fn authorize(&mut self, ctx: &mut Ctx<'_>, tx: TxId, msg: &Message, method: &Method) -> bool {
+        let from_user = msg
+            .header(HeaderName::From)
+            .and_then(|f| NameAddr::parse(f).ok())
+            .and_then(|n| {
+                n.uri
+                    .as_sip()
+                    .and_then(|u| u.user_unescaped().map(|c| c.into_owned()))
+            });
+        let Some(creds) = msg.header(HeaderName::ProxyAuthorization) else {
+            self.challenge(ctx, tx, false);
+            return false;
+        };
+        let uri = msg.request_uri().unwrap_or("");
+        let dir = &ctx.registrar.directory;
+        let verdict = ctx
+            .registrar
+            .auth
+            .verify(ctx.now, method.as_str(), uri, creds, |u| {
+                dir.active(u).map(|e| crate::auth::Ha1Set {
+                    md5: e.ha1_md5.clone(),
+                    sha256: e.ha1_sha256.clone(),
+                })
+            });
+        match verdict {
+            Verdict::Ok { username } => {
+                if from_user.as_deref() != Some(username.as_str()) {
+                    self.stats.auth_failures += 1;
+                    self.events.push_back(Event::AuthFailed {
+                        username: Some(username),
+                        flow: ctx.layer.server_flow(tx).unwrap_or_else(unreachable_flow),
+                        reason: "authenticated user differs from the From user".into(),
+                    });
+                    self.reply(ctx, tx, 403, "Forbidden", &[]);
+                    return false;
+                }
+                true
+            }
+            Verdict::Stale => {
+                self.challenge(ctx, tx, true);
+                false
+            }
+            Verdict::Reject { reason } => {
+                self.stats.auth_failures += 1;
+                let claimed = crate::auth::Credentials::parse(creds)
+                    .ok()
+                    .map(|c| c.username);
+                if let Some(flow) = ctx.layer.server_flow(tx) {
+                    self.events.push_back(Event::AuthFailed {
+                        username: claimed,
+                        flow,
+                        reason: format!("{reason:?}"),
+                    });
+                }
+                self.challenge(ctx, tx, false);
+                false
+            }
+            Verdict::Malformed { reason } => {
+                self.reply(ctx, tx, 400, &format!("Bad Request: {reason}"), &[]);
+                false
+            }
+        }
+    }
+
+    fn challenge(&mut self, ctx: &mut Ctx<'_>, tx: TxId, stale: bool) {
+        let [sha, md5] = ctx.registrar.auth.challenge(ctx.now, ctx.rng, stale);
+        self.reply(
+            ctx,
+            tx,
+            407,
+            "Proxy Authentication Required",
+            &[
+                (HeaderName::ProxyAuthenticate, sha),
+                (HeaderName::ProxyAuthenticate, md5),
+            ],
+        );
+    }
+
+    /// The location service (§16.5): every live binding of the user.
+    fn location_targets(
+        &self,
+        ctx: &mut Ctx<'_>,
+        u: &crate::sip::SipUri,
+    ) -> Result<Vec<Target>, (u16, &'static str)> {
+        let user = u
+            .user_unescaped()
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
+        if ctx.registrar.directory.active(&user).is_none() {
+            return Err((404, "Not Found"));
+        }
+        let aor = format!("{user}@{}", self.identity.domain());
+        let mut bindings: Vec<_> = ctx
+            .registrar
+            .bindings
+            .lookup(&aor)
+            .iter()
+            .filter(|b| b.expires_at > ctx.now)
+            .collect();
+        if bindings.is_empty() {
+            return Err((480, "Temporarily Unavailable"));
+        }
+        // Highest q first (all are tried in parallel; the order decides branch numbering).
+        bindings.sort_by(|a, b| b.q.cmp(&a.q).then(a.id.cmp(&b.id)));
+        Ok(bindings
+            .into_iter()
+            .map(|b| Target {
+                request_uri: Some(b.contact.to_string()),
+                dest: forward::flow_destination(&b.flow),
+                push_routes: b.path.iter().map(|p| p.to_string()).collect(),
+            })
+            .collect())
+    }
+
+    /// OPTIONS and other requests addressed to the server itself.
+    fn answer_locally(&mut self, ctx: &mut Ctx<'_>, tx: TxId, msg: &Message, method: &Method) {
+        let unsupported: Vec<&str> = msg
+            .header_values(HeaderName::Require)
+            .flat_map(parse_tokens)
+            .collect();
+        if !unsupported.is_empty() && *method != Method::Cancel && *method != Method::Ack {
+            let list = unsupported.join(", ");
+            return self.reply(
+                ctx,
+                tx,
+                420,
+                "Bad Extension",
+                &[(HeaderName::Unsupported, list)],
+            );
+        }
+        match method {
+            Method::Options => self.reply(
+                ctx,
+                tx,
+                200,
+                "OK",
+                &[
+                    (HeaderName::Allow, ALLOW.to_owned()),
+                    (HeaderName::Accept, "application/sdp".to_owned()),
+                    (HeaderName::Supported, "path, outbound".to_owned()),
+                ],
+            ),
+            Method::Other(_) => self.reply(ctx, tx, 501, "Not Implemented", &[]),
+            _ => self.reply(
+                ctx,
+                tx,
+                405,
+                "Method Not Allowed",
+                &[(HeaderName::Allow, "OPTIONS, REGISTER".to_owned())],
+            ),
+        }
+    }
+
+    /// Forwards an ACK for a 2xx (or any ACK matching no transaction) statelessly.
+    pub fn forward_ack(&mut self, ctx: &mut Ctx<'_>, msg: &Message, flow: &Flow) {
+        let Ok(ruri) = Uri::parse(msg.request_uri().unwrap_or("")) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let Ok((edit, remaining)) = self.route_edit(msg, &ruri) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let hop = match remaining.first() {
+            Some(r) => r.uri.as_sip().cloned(),
+            None => match &edit.request_uri {
+                Some(r) => Uri::parse(r).ok().and_then(|u| u.as_sip().cloned()),
+                None => ruri.as_sip().cloned(),
+            },
+        };
+        let dest = hop.and_then(|u| {
+            if u.user.is_some() && remaining.is_empty() && self.identity.is_our_domain(&u.host) {
+                // An ACK to our domain's AOR (no Route): the callee's first binding.
+                let aor = format!(
+                    "{}@{}",
+                    u.user_unescaped().unwrap_or_default(),
+                    self.identity.domain()
+                );
+                ctx.registrar
+                    .bindings
+                    .lookup(&aor)
+                    .first()
+                    .map(|b| forward::flow_destination(&b.flow))
+            } else {
+                forward::resolve(ctx.registrar, &u)
+            }
+        });
+        let Some(dest) = dest else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let hash = branch::loop_hash(&self.loop_keys, msg);
+        let br = branch::new_branch(hash, ctx.rng);
+        let Some(via) = forward::via_value(&self.identity, &dest, &br) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let target = Target {
+            request_uri: None,
+            dest,
+            push_routes: Vec::new(),
+        };
+        let bytes = forward::build_forward(&ForwardSpec {
+            msg,
+            flow,
+            routes: &edit,
+            target: &target,
+            via,
+            record_route: Vec::new(),
+        });
+        self.stats.requests_forwarded += 1;
+        self.transmits.push_back(dest_transmit(&dest, bytes));
+    }
+
+    /// Forwards a response that matched no client transaction (§16.7 stateless path).
+    pub fn forward_stray_response(&mut self, msg: &Message) -> bool {
+        match forward::stateless_response(&self.identity, msg) {
+            Some((bytes, dest)) => {
+                self.stats.responses_forwarded += 1;
+                self.transmits.push_back(dest_transmit(&dest, bytes));
+                true
+            }
+            None => {
+                self.stats.dropped += 1;
+                false
+            }
+        }
+    }
+}
+
+fn dest_transmit(dest: &Destination, data: bytes::Bytes) -> Transmit {
+    Transmit {
+        transport: dest.transport,
+        local: dest.local,
+        remote: dest.remote,
+        conn: dest.conn,
+        data,
+    }
+}
+
+fn unreachable_flow() -> Flow {
+    // Only used if a server transaction vanished between two lines of one handler,
+    // which cannot happen (single owner); a placeholder keeps the event well-formed.
+    let any: std::net::SocketAddr = ([0, 0, 0, 0], 0).into();
+    Flow {
+        transport: crate::Transport::Udp,
+        local: any,
+        remote: any,
+        conn: None,
+    }
+}

@@ -1,0 +1,731 @@
+//! The transaction layer (RFC 3261 §17): matches messages to the four machines,
+//! owns their requests and last responses, and turns their actions into bytes.
+//!
+//! The TU (registrar, proxy, local handlers) talks to the layer through values:
+//! it hands in requests to send and responses to give, and pulls [`TxEvent`]s
+//! (responses for its client transactions, timeouts, transport errors) and
+//! [`Transmit`]s. One deadline index (`BTreeSet<(Instant, TxId)>`) serves all
+//! transactions, so [`Layer::poll_timeout`] is O(log n).
+//!
+//! Matching: requests by [`ServerKey`] (§17.2.3 with the RFC 2543 fallback; an
+//! ACK for a non-2xx final is filed under its INVITE, a CANCEL finds its INVITE
+//! through [`ServerKey::cancel_target`], §9.2); responses by [`ClientKey`]
+//! (§17.1.3: our top Via branch and the CSeq method).
+
+use super::{
+    ClientAction, ClientInvite, ClientKey, ClientNonInvite, Rfc2543Key, SentBy, ServerAction,
+    ServerInvite, ServerKey, ServerNonInvite, TimerConfig,
+};
+use crate::io::Transmit;
+use crate::sip::builder::{ResponseBuilder, ack_for_non2xx};
+use crate::sip::message::Message;
+use crate::sip::method::Method;
+use crate::sip::via::Via;
+use crate::transport::{ConnId, Flow, Transport};
+use bytes::Bytes;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Identifies one transaction for the TU. Never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxId(pub u64);
+
+/// Where a client transaction sends its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Destination {
+    /// Transport.
+    pub transport: Transport,
+    /// Remote address.
+    pub remote: SocketAddr,
+    /// Local socket to send from, if it matters.
+    pub local: Option<SocketAddr>,
+    /// An existing stream connection to use.
+    pub conn: Option<ConnId>,
+}
+
+/// What the layer tells the TU.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TxEvent {
+    /// A response for a client transaction (provisional, final, or an RFC 6026 extra 2xx).
+    Response {
+        /// The client transaction.
+        tx: TxId,
+        /// The response as received.
+        response: Box<Message>,
+        /// The path it came on.
+        flow: Flow,
+    },
+    /// Timer B or F fired: act as on a 408.
+    Timeout {
+        /// The client transaction.
+        tx: TxId,
+    },
+    /// The transport failed for a client transaction: act as on a 503.
+    TransportError {
+        /// The client transaction.
+        tx: TxId,
+    },
+    /// A server INVITE transaction's final non-2xx response was never acknowledged (Timer H).
+    AckTimeout {
+        /// The server transaction.
+        tx: TxId,
+    },
+    /// A server transaction could not send its response.
+    ServerTransportError {
+        /// The server transaction.
+        tx: TxId,
+    },
+    /// A client or server transaction ended; the TU may drop its state for it.
+    Terminated {
+        /// The transaction.
+        tx: TxId,
+        /// True for a server transaction.
+        server: bool,
+    },
+}
+
+/// What happened to a request handed to [`Layer::receive_request`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestMatch {
+    /// A retransmission of a request with a live server transaction; handled (last
+    /// response resent, or absorbed).
+    Retransmission,
+    /// An ACK for a non-2xx final response of ours; absorbed by its INVITE transaction.
+    AckAbsorbed,
+    /// An ACK that matches no transaction (an ACK for a 2xx, §13.2.2.4): the TU routes it.
+    AckUnmatched,
+    /// A CANCEL; carries the INVITE server transaction it cancels, if one matches.
+    Cancel(Option<TxId>),
+    /// A new request: create a server transaction with [`Layer::create_server`].
+    New,
+}
+
+enum ServerMachine {
+    Invite(ServerInvite),
+    NonInvite(ServerNonInvite),
+}
+
+enum ClientMachine {
+    Invite(ClientInvite),
+    NonInvite(ClientNonInvite),
+}
+
+/// §8.2.2.2 merged-request key: From tag, Call-ID, CSeq of a request without To tag.
+type MergeKey = (Box<str>, Box<str>, u32, Method);
+
+fn merge_key(msg: &Message) -> Option<MergeKey> {
+    if msg.to_tag().is_some() || matches!(msg.method(), Some(Method::Ack | Method::Cancel)) {
+        return None;
+    }
+    Some((
+        msg.from_tag()?.into(),
+        msg.call_id().into(),
+        msg.cseq().seq,
+        msg.method()?.clone(),
+    ))
+}
+
+struct ServerTx {
+    key: ServerKey,
+    merge: Option<MergeKey>,
+    ack_key: Option<ServerKey>,
+    machine: ServerMachine,
+    request: Message,
+    flow: Flow,
+    last: Option<Bytes>,
+    pending: Option<Bytes>,
+    deadline: Option<Instant>,
+}
+
+struct ClientTx {
+    key: ClientKey,
+    machine: ClientMachine,
+    request: Bytes,
+    /// Parsed copy of an INVITE we sent (needed to build ACK and CANCEL).
+    invite: Option<Message>,
+    dest: Destination,
+    ack: Option<Bytes>,
+    last_response: Option<(Message, Flow)>,
+    deadline: Option<Instant>,
+}
+
+/// All transactions of the engine.
+pub struct Layer {
+    cfg: TimerConfig,
+    servers: BTreeMap<TxId, ServerTx>,
+    clients: BTreeMap<TxId, ClientTx>,
+    server_keys: BTreeMap<ServerKey, TxId>,
+    merge_keys: BTreeMap<MergeKey, TxId>,
+    client_keys: BTreeMap<ClientKey, TxId>,
+    deadlines: BTreeSet<(Instant, TxId)>,
+    next: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<TxEvent>,
+    server_header: Bytes,
+}
+
+impl std::fmt::Debug for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layer")
+            .field("servers", &self.servers.len())
+            .field("clients", &self.clients.len())
+            .finish()
+    }
+}
+
+/// The server-transaction key of a request, from its top Via.
+pub fn server_key(msg: &Message, flow: &Flow) -> Option<ServerKey> {
+    let method = msg.method()?;
+    let via = Via::parse(msg.top_via_value()).ok()?;
+    let transport = via.transport_kind().unwrap_or(flow.transport);
+    let sent_by = SentBy::new(&via.host.to_string(), via.port, transport);
+    let branch = via.branch();
+    Some(ServerKey::for_request(branch, sent_by, method, || {
+        Rfc2543Key::new(
+            msg.request_uri().unwrap_or(""),
+            msg.to_tag(),
+            msg.from_tag(),
+            msg.call_id(),
+            msg.cseq().seq,
+            msg.top_via_value(),
+            method,
+        )
+    }))
+}
+
+impl Layer {
+    /// An empty layer. `server_header` is added to the 100 (Trying) responses it builds.
+    pub fn new(cfg: TimerConfig, server_header: &str) -> Self {
+        Self {
+            cfg,
+            servers: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            server_keys: BTreeMap::new(),
+            merge_keys: BTreeMap::new(),
+            client_keys: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            next: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            server_header: Bytes::copy_from_slice(server_header.as_bytes()),
+        }
+    }
+
+    /// The timer configuration.
+    pub fn config(&self) -> &TimerConfig {
+        &self.cfg
+    }
+
+    /// Live server transactions.
+    pub fn server_count(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// Live client transactions.
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    fn alloc(&mut self) -> TxId {
+        self.next += 1;
+        TxId(self.next)
+    }
+
+    /// Matches an incoming request against the server transactions.
+    pub fn receive_request(&mut self, now: Instant, msg: &Message, flow: &Flow) -> RequestMatch {
+        let Some(key) = server_key(msg, flow) else {
+            return RequestMatch::New;
+        };
+        let is_ack = msg.method() == Some(&Method::Ack);
+        if let Some(target) = key.cancel_target() {
+            if let Some(&id) = self.server_keys.get(&key) {
+                self.server_retransmission(now, id);
+                return RequestMatch::Retransmission;
+            }
+            return RequestMatch::Cancel(self.server_keys.get(&target).copied());
+        }
+        let found = self.server_keys.get(&key).copied();
+        match (found, is_ack) {
+            (Some(id), true) => {
+                let deliver = self.server_ack(now, id);
+                if deliver {
+                    RequestMatch::AckUnmatched
+                } else {
+                    RequestMatch::AckAbsorbed
+                }
+            }
+            (Some(id), false) => {
+                self.server_retransmission(now, id);
+                RequestMatch::Retransmission
+            }
+            (None, true) => RequestMatch::AckUnmatched,
+            (None, false) => RequestMatch::New,
+        }
+    }
+
+    fn server_ack(&mut self, now: Instant, id: TxId) -> bool {
+        let Some(tx) = self.servers.get_mut(&id) else {
+            return false;
+        };
+        match &mut tx.machine {
+            ServerMachine::Invite(m) => m.handle_ack(now),
+            ServerMachine::NonInvite(_) => return false,
+        }
+        self.drain_server(id)
+    }
+
+    fn server_retransmission(&mut self, now: Instant, id: TxId) {
+        let Some(tx) = self.servers.get_mut(&id) else {
+            return;
+        };
+        match &mut tx.machine {
+            ServerMachine::Invite(m) => m.handle_request_retransmission(now),
+            ServerMachine::NonInvite(m) => m.handle_request_retransmission(now),
+        }
+        self.drain_server(id);
+    }
+
+    /// §8.2.2.2: a live server transaction for the same request (From tag, Call-ID,
+    /// CSeq, no To tag) that arrived by another path (the new one did not match it).
+    pub fn merged_with(&self, msg: &Message) -> Option<TxId> {
+        self.merge_keys.get(&merge_key(msg)?).copied()
+    }
+
+    /// Creates a server transaction for a new request (not ACK) that arrived on `flow`.
+    pub fn create_server(&mut self, now: Instant, msg: Message, flow: Flow) -> TxId {
+        let id = self.alloc();
+        let key = server_key(&msg, &flow).unwrap_or_else(|| {
+            // A request always has a method and a Via (the codec checked); if the Via
+            // did not parse, file it under a key no retransmission can match.
+            ServerKey::rfc3261(
+                &format!("z9hG4bK-unmatchable-{}", id.0),
+                SentBy::new("invalid", None, flow.transport),
+                msg.method().unwrap_or(&Method::Options),
+            )
+        });
+        let reliable = flow.transport.is_reliable();
+        let machine = if msg.method() == Some(&Method::Invite) {
+            ServerMachine::Invite(ServerInvite::new(now, &self.cfg, reliable))
+        } else {
+            ServerMachine::NonInvite(ServerNonInvite::new(now, &self.cfg, reliable))
+        };
+        self.server_keys.insert(key.clone(), id);
+        let merge = merge_key(&msg);
+        if let Some(m) = &merge {
+            self.merge_keys.insert(m.clone(), id);
+        }
+        self.servers.insert(
+            id,
+            ServerTx {
+                key,
+                merge,
+                ack_key: None,
+                machine,
+                request: msg,
+                flow,
+                last: None,
+                pending: None,
+                deadline: None,
+            },
+        );
+        self.drain_server(id);
+        id
+    }
+
+    /// The request of a server transaction.
+    pub fn server_request(&self, id: TxId) -> Option<&Message> {
+        self.servers.get(&id).map(|t| &t.request)
+    }
+
+    /// The flow a server transaction's request came on.
+    pub fn server_flow(&self, id: TxId) -> Option<Flow> {
+        self.servers.get(&id).map(|t| t.flow)
+    }
+
+    /// Is this server transaction still able to send a final response?
+    pub fn server_is_pending(&self, id: TxId) -> bool {
+        self.servers.get(&id).is_some_and(|t| match &t.machine {
+            ServerMachine::Invite(m) => m.state() == super::server_invite::State::Proceeding,
+            ServerMachine::NonInvite(m) => matches!(
+                m.state(),
+                super::server_non_invite::State::Trying
+                    | super::server_non_invite::State::Proceeding
+            ),
+        })
+    }
+
+    /// The TU responds on a server transaction with `response` (status `status`).
+    /// Returns false if the machine refused it (e.g. a second final response).
+    pub fn respond(&mut self, now: Instant, id: TxId, status: u16, response: Bytes) -> bool {
+        let Some(tx) = self.servers.get_mut(&id) else {
+            return false;
+        };
+        tx.pending = Some(response);
+        match &mut tx.machine {
+            ServerMachine::Invite(m) => m.handle_tu_response(now, status),
+            ServerMachine::NonInvite(m) => m.handle_tu_response(now, status),
+        }
+        let sent = self.drain_server(id);
+        if let Some(tx) = self.servers.get_mut(&id) {
+            tx.pending = None;
+        }
+        sent
+    }
+
+    /// Sends a response that belongs to no live server transaction state change: a 2xx
+    /// retransmission passed through by a proxy (RFC 6026), on the server transaction's flow.
+    pub fn send_on_server_flow(&mut self, id: TxId, data: Bytes) -> bool {
+        let Some(tx) = self.servers.get(&id) else {
+            return false;
+        };
+        self.transmits.push_back(flow_transmit(&tx.flow, data));
+        true
+    }
+
+    /// Returns true when the machine's actions included sending the pending response
+    /// (or, for `server_ack`, delivering the ACK).
+    fn drain_server(&mut self, id: TxId) -> bool {
+        let Some(tx) = self.servers.get_mut(&id) else {
+            return false;
+        };
+        let mut flag = false;
+        let mut terminated = false;
+        loop {
+            let action = match &mut tx.machine {
+                ServerMachine::Invite(m) => m.poll_action(),
+                ServerMachine::NonInvite(m) => m.poll_action(),
+            };
+            let Some(action) = action else { break };
+            match action {
+                ServerAction::Send => {
+                    if let Some(resp) = tx.pending.take() {
+                        if tx.ack_key.is_none()
+                            && let Ok(parsed) = Message::parse(resp.clone(), &Default::default())
+                        {
+                            let k = tx.key.for_ack(parsed.to_tag());
+                            if k != tx.key {
+                                self.server_keys.insert(k.clone(), id);
+                                tx.ack_key = Some(k);
+                            }
+                        }
+                        self.transmits
+                            .push_back(flow_transmit(&tx.flow, resp.clone()));
+                        tx.last = Some(resp);
+                        flag = true;
+                    }
+                }
+                ServerAction::ResendLast => {
+                    if let Some(last) = &tx.last {
+                        self.transmits
+                            .push_back(flow_transmit(&tx.flow, last.clone()));
+                    }
+                }
+                ServerAction::Send100 => {
+                    let trying = ResponseBuilder::for_request(&tx.request, 100, "Trying")
+                        .header_raw(
+                            "Server",
+                            std::str::from_utf8(&self.server_header).unwrap_or("Switchboard"),
+                        )
+                        .build();
+                    self.transmits
+                        .push_back(flow_transmit(&tx.flow, trying.clone()));
+                    tx.last = Some(trying);
+                }
+                ServerAction::DeliverAck => flag = true,
+                ServerAction::Absorb | ServerAction::RejectTuResponse => {}
+                ServerAction::Timeout => self.events.push_back(TxEvent::AckTimeout { tx: id }),
+                ServerAction::TransportError => self
+                    .events
+                    .push_back(TxEvent::ServerTransportError { tx: id }),
+                ServerAction::Terminated => terminated = true,
+            }
+        }
+        let deadline = match &tx.machine {
+            ServerMachine::Invite(m) => m.poll_timeout(),
+            ServerMachine::NonInvite(m) => m.poll_timeout(),
+        };
+        let old = std::mem::replace(&mut tx.deadline, deadline);
+        if let Some(o) = old {
+            self.deadlines.remove(&(o, id));
+        }
+        if terminated {
+            if let Some(tx) = self.servers.remove(&id) {
+                if let Some(d) = tx.deadline {
+                    self.deadlines.remove(&(d, id));
+                }
+                self.server_keys.remove(&tx.key);
+                if let Some(m) = &tx.merge
+                    && self.merge_keys.get(m) == Some(&id)
+                {
+                    self.merge_keys.remove(m);
+                }
+                if let Some(k) = tx.ack_key {
+                    self.server_keys.remove(&k);
+                }
+            }
+            self.events.push_back(TxEvent::Terminated {
+                tx: id,
+                server: true,
+            });
+        } else if let Some(d) = deadline {
+            self.deadlines.insert((d, id));
+        }
+        flag
+    }
+
+    /// Starts a client transaction: sends `request` (whose top Via carries `branch`) to `dest`.
+    /// For INVITE pass the parsed request as `invite` (used to build ACK for non-2xx).
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        branch: &str,
+        method: &Method,
+        request: Bytes,
+        invite: Option<Message>,
+        dest: Destination,
+    ) -> TxId {
+        let id = self.alloc();
+        let key = ClientKey::new(branch, method);
+        let reliable = dest.transport.is_reliable();
+        let machine = if *method == Method::Invite {
+            ClientMachine::Invite(ClientInvite::new(now, &self.cfg, reliable))
+        } else {
+            ClientMachine::NonInvite(ClientNonInvite::new(now, &self.cfg, reliable))
+        };
+        self.transmits
+            .push_back(dest_transmit(&dest, request.clone()));
+        self.client_keys.insert(key.clone(), id);
+        self.clients.insert(
+            id,
+            ClientTx {
+                key,
+                machine,
+                request,
+                invite,
+                dest,
+                ack: None,
+                last_response: None,
+                deadline: None,
+            },
+        );
+        self.drain_client(id);
+        id
+    }
+
+    /// The destination of a client transaction.
+    pub fn client_destination(&self, id: TxId) -> Option<Destination> {
+        self.clients.get(&id).map(|t| t.dest)
+    }
+
+    /// The parsed INVITE of a client INVITE transaction.
+    pub fn client_invite(&self, id: TxId) -> Option<&Message> {
+        self.clients.get(&id).and_then(|t| t.invite.as_ref())
+    }
+
+    /// Matches a response to a client transaction; returns its id if one matched.
+    pub fn receive_response(&mut self, now: Instant, msg: Message, flow: Flow) -> Option<TxId> {
+        let branch = msg.top_via_branch()?;
+        let key = ClientKey::new(branch, &msg.cseq().method);
+        let id = *self.client_keys.get(&key)?;
+        let status = msg.status()?;
+        let tx = self.clients.get_mut(&id)?;
+        tx.last_response = Some((msg, flow));
+        match &mut tx.machine {
+            ClientMachine::Invite(m) => m.handle_response(now, status),
+            ClientMachine::NonInvite(m) => m.handle_response(now, status),
+        }
+        self.drain_client(id);
+        Some(id)
+    }
+
+    fn drain_client(&mut self, id: TxId) {
+        let Some(tx) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let mut terminated = false;
+        loop {
+            let action = match &mut tx.machine {
+                ClientMachine::Invite(m) => m.poll_action(),
+                ClientMachine::NonInvite(m) => m.poll_action(),
+            };
+            let Some(action) = action else { break };
+            match action {
+                ClientAction::Retransmit => {
+                    self.transmits
+                        .push_back(dest_transmit(&tx.dest, tx.request.clone()));
+                }
+                ClientAction::Deliver => {
+                    if let Some((response, flow)) = tx.last_response.take() {
+                        self.events.push_back(TxEvent::Response {
+                            tx: id,
+                            response: Box::new(response),
+                            flow,
+                        });
+                    }
+                }
+                ClientAction::SendAck => {
+                    if tx.ack.is_none()
+                        && let (Some(inv), Some((resp, _))) = (&tx.invite, &tx.last_response)
+                    {
+                        tx.ack = Some(ack_for_non2xx(inv, resp));
+                    }
+                    if let Some(ack) = &tx.ack {
+                        self.transmits
+                            .push_back(dest_transmit(&tx.dest, ack.clone()));
+                    }
+                }
+                ClientAction::Absorb => {}
+                ClientAction::Timeout => self.events.push_back(TxEvent::Timeout { tx: id }),
+                ClientAction::TransportError => {
+                    self.events.push_back(TxEvent::TransportError { tx: id })
+                }
+                ClientAction::Terminated => terminated = true,
+            }
+        }
+        // A delivered response is handed over above; anything left is a retransmission.
+        tx.last_response = None;
+        let deadline = match &tx.machine {
+            ClientMachine::Invite(m) => m.poll_timeout(),
+            ClientMachine::NonInvite(m) => m.poll_timeout(),
+        };
+        let old = std::mem::replace(&mut tx.deadline, deadline);
+        if let Some(o) = old {
+            self.deadlines.remove(&(o, id));
+        }
+        if terminated {
+            if let Some(tx) = self.clients.remove(&id) {
+                if let Some(d) = tx.deadline {
+                    self.deadlines.remove(&(d, id));
+                }
+                self.client_keys.remove(&tx.key);
+            }
+            self.events.push_back(TxEvent::Terminated {
+                tx: id,
+                server: false,
+            });
+        } else if let Some(d) = deadline {
+            self.deadlines.insert((d, id));
+        }
+    }
+
+    /// The earliest deadline of any transaction.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.remove(&(at, id));
+            if let Some(tx) = self.servers.get_mut(&id) {
+                tx.deadline = None;
+                match &mut tx.machine {
+                    ServerMachine::Invite(m) => m.handle_timeout(now),
+                    ServerMachine::NonInvite(m) => m.handle_timeout(now),
+                }
+                self.drain_server(id);
+            } else if let Some(tx) = self.clients.get_mut(&id) {
+                tx.deadline = None;
+                match &mut tx.machine {
+                    ClientMachine::Invite(m) => m.handle_timeout(now),
+                    ClientMachine::NonInvite(m) => m.handle_timeout(now),
+                }
+                self.drain_client(id);
+            }
+        }
+    }
+
+    /// A connection closed (or failed to open): every transaction using it sees a
+    /// transport error. `addr` (its transport and remote address) also catches client
+    /// transactions whose request was waiting for that connection to open.
+    pub fn connection_closed(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        addr: Option<(Transport, SocketAddr)>,
+    ) {
+        let servers: Vec<TxId> = self
+            .servers
+            .iter()
+            .filter(|(_, t)| t.flow.conn == Some(conn))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in servers {
+            if let Some(tx) = self.servers.get_mut(&id) {
+                match &mut tx.machine {
+                    ServerMachine::Invite(m) => m.handle_transport_error(now),
+                    ServerMachine::NonInvite(m) => m.handle_transport_error(now),
+                }
+            }
+            self.drain_server(id);
+        }
+        let clients: Vec<TxId> = self
+            .clients
+            .iter()
+            .filter(|(_, t)| {
+                t.dest.conn == Some(conn)
+                    || (t.dest.conn.is_none() && addr == Some((t.dest.transport, t.dest.remote)))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in clients {
+            self.client_transport_error(now, id);
+        }
+    }
+
+    /// Sending a client transaction's request failed (e.g. the connection could not be opened).
+    pub fn client_transport_error(&mut self, now: Instant, id: TxId) {
+        if let Some(tx) = self.clients.get_mut(&id) {
+            match &mut tx.machine {
+                ClientMachine::Invite(m) => m.handle_transport_error(now),
+                ClientMachine::NonInvite(m) => m.handle_transport_error(now),
+            }
+        }
+        self.drain_client(id);
+    }
+
+    /// Binds a client transaction to the connection the runtime opened for it.
+    pub fn set_client_conn(&mut self, id: TxId, conn: ConnId) {
+        if let Some(tx) = self.clients.get_mut(&id) {
+            tx.dest.conn = Some(conn);
+        }
+    }
+
+    /// The next datagram or stream write.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the TU.
+    pub fn poll_event(&mut self) -> Option<TxEvent> {
+        self.events.pop_front()
+    }
+}
+
+/// A transmit back along the flow a request came on (the connection for
+/// reliable transports; the source address for UDP: symmetric response routing,
+/// RFC 3581 / `force_rport`).
+pub fn flow_transmit(flow: &Flow, data: Bytes) -> Transmit {
+    Transmit {
+        transport: flow.transport,
+        local: Some(flow.local),
+        remote: flow.remote,
+        conn: flow.conn,
+        data,
+    }
+}
+
+fn dest_transmit(dest: &Destination, data: Bytes) -> Transmit {
+    Transmit {
+        transport: dest.transport,
+        local: dest.local,
+        remote: dest.remote,
+        conn: dest.conn,
+        data,
+    }
+}
