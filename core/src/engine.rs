@@ -11,7 +11,7 @@ use crate::config::{Config, ConfigError};
 use crate::connections::{Arrival, Connections, Route};
 use crate::counters::Counters;
 use crate::dialog::{Session, Sessions};
-use crate::event::{DropReason, Event};
+use crate::event::{DropReason, Event, LogLevel};
 use crate::io::{Input, Output, Transmit};
 use crate::proxy::{Ctx, Proxy};
 use crate::registrar::{Binding, Extension, Registrar};
@@ -129,10 +129,15 @@ impl Engine {
                 let gone = self.conns.closed(conn);
                 self.connection_gone(now, conn, gone);
             }
-            Input::SendFailed { .. } => {}
+            Input::SendFailed {
+                transport, remote, ..
+            } => self.layer.send_failed(now, transport, remote),
             Input::Timeout(_) => {
                 self.layer.handle_timeout(now);
                 self.registrar.handle_timeout(now);
+                self.pump_tx_events(now);
+                let (mut ctx, proxy) = self.ctx(now);
+                proxy.handle_timeout(&mut ctx);
             }
         }
         self.pump_tx_events(now);
@@ -192,6 +197,13 @@ impl Engine {
             Err(e) => {
                 if looks_like_request(&data) {
                     self.counters.malformed_requests += 1;
+                    self.out.push_back(Output::Event(Event::Log {
+                        level: LogLevel::Warn,
+                        message: format!(
+                            "malformed request from {flow}: {e} (answered {})",
+                            e.status()
+                        ),
+                    }));
                     let tag = self.rng.tag();
                     match error_response(&data, e.status(), &e.reason(), &tag) {
                         Some(resp) => {
@@ -332,11 +344,15 @@ impl Engine {
 
     /// The earliest deadline of any part of the engine.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.layer.poll_timeout(), self.registrar.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|t| t.max(self.now))
+        [
+            self.layer.poll_timeout(),
+            self.registrar.poll_timeout(),
+            self.proxy.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| t.max(self.now))
     }
 
     /// A snapshot of the counters.

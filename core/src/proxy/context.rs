@@ -9,6 +9,10 @@ use crate::event::EndCause;
 use crate::sip::{HeaderName, Message, Method, NameAddr, Splice, cancel_for};
 use crate::transaction::{TxEvent, TxId};
 use crate::transport::Flow;
+use std::time::{Duration, Instant};
+
+/// Timer C: longer than 3 minutes (§16.6 step 11).
+pub const TIMER_C: Duration = Duration::from_secs(181);
 
 /// The best final response so far.
 #[derive(Debug, Clone)]
@@ -44,6 +48,9 @@ pub struct Context {
     best: Option<Best>,
     final_sent: bool,
     cancelled: bool,
+    /// Timer C (§16.6 step 11): when an INVITE context gives up on branches that
+    /// keep ringing without a final response.
+    timer_c: Option<Instant>,
     session: Option<(String, String)>,
 }
 
@@ -74,6 +81,7 @@ impl Proxy {
         };
         let invite = method == Method::Invite;
         let mut c = Context {
+            timer_c: invite.then(|| ctx.now + TIMER_C),
             invite,
             branches: Vec::new(),
             best: None,
@@ -165,6 +173,9 @@ impl Proxy {
             ctx.sessions
                 .end_dialog(msg.call_id(), from_tag, msg.to_tag(), true);
         }
+        if let Some(at) = c.timer_c {
+            self.timer_c.insert((at, tx));
+        }
         self.contexts.insert(tx, c);
     }
 
@@ -210,6 +221,11 @@ impl Proxy {
             100 => {}
             101..=199 => {
                 c.branches[bi].provisional = true;
+                // §16.7 step 2: a provisional response restarts Timer C.
+                if let Some(old) = c.timer_c.replace(ctx.now + TIMER_C) {
+                    self.timer_c.remove(&(old, server));
+                    self.timer_c.insert((ctx.now + TIMER_C, server));
+                }
                 if c.branches[bi].cancel_pending {
                     c.branches[bi].cancel_pending = false;
                     self.send_cancel(ctx, client);
@@ -412,5 +428,44 @@ impl Proxy {
             .send_request(ctx.now, &br, &Method::Cancel, bytes, None, dest);
         self.cancels.insert(id);
         self.stats.requests_forwarded += 1;
+    }
+
+    /// The next Timer C deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timer_c.first().map(|(t, _)| *t)
+    }
+
+    /// Fires Timer C for every context whose deadline passed: branches that had a
+    /// provisional response are cancelled (their 487 completes the context), the
+    /// others are given up as 408 (§16.8).
+    pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(&(at, server)) = self.timer_c.first() {
+            if at > ctx.now {
+                break;
+            }
+            self.timer_c.remove(&(at, server));
+            let Some(c) = self.contexts.get_mut(&server) else {
+                continue;
+            };
+            c.timer_c = None;
+            if c.final_sent {
+                continue;
+            }
+            let mut to_cancel = Vec::new();
+            for b in c.branches.iter_mut().filter(|b| !b.done) {
+                if b.provisional {
+                    to_cancel.push(b.client);
+                } else {
+                    b.done = true;
+                }
+            }
+            if c.best.as_ref().is_none_or(|b| rank(408) < rank(b.status())) {
+                c.best = Some(Best::Local(408));
+            }
+            for client in to_cancel {
+                self.send_cancel(ctx, client);
+            }
+            self.maybe_finish(ctx, server);
+        }
     }
 }

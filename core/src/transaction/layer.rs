@@ -678,6 +678,20 @@ impl Layer {
         }
     }
 
+    /// A datagram to `remote` could not be sent (e.g. ICMP port unreachable): the
+    /// client transactions sending there see a transport error (§17.1.4).
+    pub fn send_failed(&mut self, now: Instant, transport: Transport, remote: SocketAddr) {
+        let ids: Vec<TxId> = self
+            .clients
+            .iter()
+            .filter(|(_, t)| t.dest.transport == transport && t.dest.remote == remote)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.client_transport_error(now, id);
+        }
+    }
+
     /// Sending a client transaction's request failed (e.g. the connection could not be opened).
     pub fn client_transport_error(&mut self, now: Instant, id: TxId) {
         if let Some(tx) = self.clients.get_mut(&id) {
