@@ -14,7 +14,7 @@
 //!
 //! ## Plugging in a node
 //!
-//! ```ignore
+//! ```text
 //! let factory = |setup: &ScenarioSetup| -> Box<dyn Node> { Box::new(MyEngine::new(setup)) };
 //! runner::check_scenario_file(path, &factory, &runner::Options::default())?;
 //! ```
