@@ -27,7 +27,8 @@ use crate::sip::{
     HeaderName, Message, Method, NameAddr, ParseError, ResponseBuilder, Uri, Via,
     parse_name_addr_list, parse_tokens, split_commas,
 };
-use crate::transaction::{Destination, Layer, TxId};
+use crate::transaction::layer::dest_transmit;
+use crate::transaction::{Layer, TxId};
 use crate::transport::Flow;
 use context::Context;
 use forward::{ForwardSpec, RouteEdit, Target};
@@ -577,16 +578,6 @@ impl Proxy {
                 false
             }
         }
-    }
-}
-
-fn dest_transmit(dest: &Destination, data: bytes::Bytes) -> Transmit {
-    Transmit {
-        transport: dest.transport,
-        local: dest.local,
-        remote: dest.remote,
-        conn: dest.conn,
-        data,
     }
 }
 

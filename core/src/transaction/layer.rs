@@ -734,7 +734,8 @@ pub fn flow_transmit(flow: &Flow, data: Bytes) -> Transmit {
     }
 }
 
-fn dest_transmit(dest: &Destination, data: Bytes) -> Transmit {
+/// A transmit toward a client transaction's destination (or any destination).
+pub fn dest_transmit(dest: &Destination, data: Bytes) -> Transmit {
     Transmit {
         transport: dest.transport,
         local: dest.local,
