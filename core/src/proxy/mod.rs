@@ -352,6 +352,9 @@ impl Proxy {
 
     /// Proxy authentication (§22.3). Returns true if the request may proceed.
     fn authorize(&mut self, ctx: &mut Ctx<'_>, tx: TxId, msg: &Message, method: &Method) -> bool {
+        let Some(flow) = ctx.layer.server_flow(tx) else {
+            return false;
+        };
         let from_user = msg
             .header(HeaderName::From)
             .and_then(|f| NameAddr::parse(f).ok())
@@ -381,7 +384,7 @@ impl Proxy {
                     self.stats.auth_failures += 1;
                     self.events.push_back(Event::AuthFailed {
                         username: Some(username),
-                        flow: ctx.layer.server_flow(tx).unwrap_or_else(unreachable_flow),
+                        flow,
                         reason: "authenticated user differs from the From user".into(),
                     });
                     self.reply(ctx, tx, 403, "Forbidden", &[]);
@@ -398,13 +401,11 @@ impl Proxy {
                 let claimed = crate::auth::Credentials::parse(creds)
                     .ok()
                     .map(|c| c.username);
-                if let Some(flow) = ctx.layer.server_flow(tx) {
-                    self.events.push_back(Event::AuthFailed {
-                        username: claimed,
-                        flow,
-                        reason: format!("{reason:?}"),
-                    });
-                }
+                self.events.push_back(Event::AuthFailed {
+                    username: claimed,
+                    flow,
+                    reason: format!("{reason:?}"),
+                });
                 self.challenge(ctx, tx, false);
                 false
             }
@@ -578,17 +579,5 @@ impl Proxy {
                 false
             }
         }
-    }
-}
-
-fn unreachable_flow() -> Flow {
-    // Only used if a server transaction vanished between two lines of one handler,
-    // which cannot happen (single owner); a placeholder keeps the event well-formed.
-    let any: std::net::SocketAddr = ([0, 0, 0, 0], 0).into();
-    Flow {
-        transport: crate::Transport::Udp,
-        local: any,
-        remote: any,
-        conn: None,
     }
 }
