@@ -267,23 +267,35 @@ impl Proxy {
                         Err((code, reason)) => return self.reply(ctx, tx, code, reason, &[]),
                     }
                 }
-                Some(u) if !initial => match forward::resolve(ctx.registrar, &u) {
-                    // In-dialog request without Route to a registered contact or an address.
-                    Some(dest)
-                        if ctx
-                            .registrar
-                            .bindings
-                            .find_by_contact(&crate::registrar::register::contact_key(&ruri))
-                            .is_some() =>
-                    {
-                        vec![Target {
+                // In-dialog: either it came through the Route we recorded (we are on the
+                // dialog's path, so we forward to its remote target wherever that is), or
+                // it is addressed straight to a contact registered with us.
+                Some(u)
+                    if !initial
+                        && (edit.popped > 0
+                            || ctx
+                                .registrar
+                                .bindings
+                                .find_by_contact(&crate::registrar::register::contact_key(&ruri))
+                                .is_some()) =>
+                {
+                    match forward::resolve(ctx.registrar, &u) {
+                        Some(dest) => vec![Target {
                             request_uri: None,
                             dest,
                             push_routes: Vec::new(),
-                        }]
+                        }],
+                        None => {
+                            return self.reply(
+                                ctx,
+                                tx,
+                                503,
+                                "Service Unavailable: cannot resolve next hop",
+                                &[],
+                            );
+                        }
                     }
-                    _ => return self.reply(ctx, tx, 403, "Forbidden: relaying denied", &[]),
-                },
+                }
                 _ => return self.reply(ctx, tx, 403, "Forbidden: relaying denied", &[]),
             }
         };
