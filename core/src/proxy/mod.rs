@@ -315,9 +315,11 @@ impl Proxy {
         }
         let mut edit = RouteEdit::default();
         let mut rewrite = false;
-        // Strict router upstream: the Request-URI is a Record-Route URI of ours.
+        // Strict router upstream: the Request-URI is a Record-Route URI of ours
+        // (ours always carry `lr`, which a strict router copies along).
         if let Some(u) = ruri.as_sip()
             && u.user.is_none()
+            && u.lr()
             && self.identity.is_us(&u.host, u.port, u.transport_kind())
             && !routes.is_empty()
             && let Some(last) = routes.pop()
