@@ -264,7 +264,11 @@ impl Engine {
             .is_none()
             && !self.proxy.forward_stray_response(&msg)
         {
-            self.drop_msg(flow, DropReason::StrayResponse);
+            // The proxy already counted this drop; only report it.
+            self.out.push_back(Output::Event(Event::Dropped {
+                flow,
+                reason: DropReason::StrayResponse,
+            }));
         }
     }
 
