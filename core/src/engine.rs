@@ -202,9 +202,10 @@ impl Engine {
         match error_response(data, e.status(), &e.reason(), &tag) {
             Some(resp) => {
                 self.counters.responses_sent += 1;
-                self.out.push_back(Output::Transmit(
-                    crate::transaction::layer::flow_transmit(&flow, resp),
-                ));
+                self.out
+                    .push_back(Output::Transmit(crate::transaction::layer::flow_transmit(
+                        &flow, resp,
+                    )));
             }
             None => self.drop_msg(flow, DropReason::Unparseable(e.to_string())),
         }
