@@ -197,6 +197,14 @@ impl Engine {
     /// Answers a malformed request statelessly with the status its error maps
     /// to (RFC 3261 §8.2, §16.3 step 1), or drops it if there is nowhere to answer.
     fn reject_malformed(&mut self, flow: Flow, data: &[u8], e: &ParseError) {
+        let start = data
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        if data.get(start..).is_some_and(|d| d.starts_with(b"ACK ")) {
+            // An ACK is never answered (RFC 3261 §17.1.1.3, §17.2.1): drop it.
+            return self.drop_msg(flow, DropReason::Unparseable(e.to_string()));
+        }
         self.counters.malformed_requests += 1;
         let tag = self.rng.tag();
         match error_response(data, e.status(), &e.reason(), &tag) {
