@@ -460,3 +460,22 @@ fn valid_requests_are_handled_the_same_over_tcp() {
         );
     }
 }
+
+#[test]
+fn a_malformed_ack_is_dropped_not_answered() {
+    // insuf's defect (no From) on an ACK, and badinv01's (empty Via elements):
+    // an ACK never gets a response (RFC 3261 §17), so both are counted drops.
+    for ack in [
+        "ACK sip:user@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.99;branch=z9hG4bKa1\r\nTo: <sip:user@example.com>;tag=x\r\nCall-ID: a1\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        "ACK sip:user@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.99;;,;,,\r\nFrom: <sip:caller@example.net>;tag=1\r\nTo: <sip:user@example.com>;tag=x\r\nCall-ID: a2\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    ] {
+        let mut p = engine();
+        let from = sock("192.0.2.99:5060");
+        let before = p.engine().counters();
+        let out = p.datagram(from, ack).expect("settles");
+        let after = p.engine().counters();
+        assert!(transmits(&out).next().is_none(), "{}", describe(&out));
+        assert_eq!(after.dropped - before.dropped, 1);
+        assert_eq!(after.malformed_requests, before.malformed_requests);
+    }
+}
