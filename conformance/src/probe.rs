@@ -129,6 +129,13 @@ impl Probe {
         }
     }
 
+    /// The engine's next deadline, as time since the probe started.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.engine
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(self.start))
+    }
+
     /// Lets `d` pass without firing timers (the next input or [`Probe::advance`] fires them).
     pub fn skip(&mut self, d: Duration) {
         self.now += d;
