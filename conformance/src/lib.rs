@@ -68,7 +68,8 @@
 //! [`prng`] (SplitMix64) · [`msg`] (a forgiving SIP view for assertions) ·
 //! [`net`] (virtual network) · [`sim`] (virtual clock and loop) · [`node`]
 //! (the trait and setup) · [`script`] (parser) · [`vars`] (`${...}`) ·
-//! [`digest`] (RFC 7616 client) · [`transcript`] (format, golden files) ·
+//! [`digest`] (RFC 7616 client) · [`probe`] (the engine driven directly, for
+//! corpus and property tests) · [`transcript`] (format, golden files) ·
 //! [`runner`] (runs scripts) · [`sweep`] (seed sweeps).
 
 #![forbid(unsafe_code)]
@@ -79,6 +80,7 @@ pub mod msg;
 pub mod net;
 pub mod node;
 pub mod prng;
+pub mod probe;
 pub mod runner;
 pub mod script;
 pub mod sim;

@@ -17,7 +17,7 @@ use crate::proxy::{Ctx, Proxy};
 use crate::registrar::{Binding, Extension, Registrar};
 use crate::rng::Rng;
 use crate::sip::error_response::{error_response, looks_like_request};
-use crate::sip::{Limits, Message, Method};
+use crate::sip::{HeaderName, Limits, Message, Method, ParseError, parse_via_list};
 use crate::transaction::{Layer, RequestMatch, TimerConfig, TxEvent};
 use crate::transport::{ConnId, Flow};
 use bytes::Bytes;
@@ -194,30 +194,40 @@ impl Engine {
         match Message::parse(data.clone(), &self.limits) {
             Ok(msg) if msg.is_request() => self.on_request(now, msg, flow),
             Ok(msg) => self.on_response(now, msg, flow),
-            Err(e) => {
-                if looks_like_request(&data) {
-                    self.counters.malformed_requests += 1;
-                    self.out.push_back(Output::Event(Event::Log {
-                        level: LogLevel::Warn,
-                        message: format!(
-                            "malformed request from {flow}: {e} (answered {})",
-                            e.status()
-                        ),
-                    }));
-                    let tag = self.rng.tag();
-                    match error_response(&data, e.status(), &e.reason(), &tag) {
-                        Some(resp) => {
-                            self.counters.responses_sent += 1;
-                            self.out.push_back(Output::Transmit(
-                                crate::transaction::layer::flow_transmit(&flow, resp),
-                            ));
-                        }
-                        None => self.drop_msg(flow, DropReason::Unparseable(e.to_string())),
-                    }
-                } else {
-                    self.drop_msg(flow, DropReason::Unparseable(e.to_string()));
-                }
+            Err(e) if looks_like_request(&data) => self.reject_malformed(flow, &data, &e),
+            Err(e) => self.drop_msg(flow, DropReason::Unparseable(e.to_string())),
+        }
+    }
+
+    /// Answers a malformed request statelessly with the status its error maps
+    /// to (RFC 3261 §8.2, §16.3 step 1), or drops it if there is nowhere to answer.
+    fn reject_malformed(&mut self, flow: Flow, data: &[u8], e: &ParseError) {
+        let start = data
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        if data.get(start..).is_some_and(|d| d.starts_with(b"ACK ")) {
+            // An ACK is never answered (RFC 3261 §17.1.1.3, §17.2.1): drop it.
+            return self.drop_msg(flow, DropReason::Unparseable(e.to_string()));
+        }
+        self.counters.malformed_requests += 1;
+        self.out.push_back(Output::Event(Event::Log {
+            level: LogLevel::Warn,
+            message: format!(
+                "malformed request from {flow}: {e} (answered {})",
+                e.status()
+            ),
+        }));
+        let tag = self.rng.tag();
+        match error_response(data, e.status(), &e.reason(), &tag) {
+            Some(resp) => {
+                self.counters.responses_sent += 1;
+                self.out
+                    .push_back(Output::Transmit(crate::transaction::layer::flow_transmit(
+                        &flow, resp,
+                    )));
             }
+            None => self.drop_msg(flow, DropReason::Unparseable(e.to_string())),
         }
     }
 
@@ -236,6 +246,15 @@ impl Engine {
 
     fn on_request(&mut self, now: Instant, msg: Message, flow: Flow) {
         self.counters.requests_received += 1;
+        // Responses travel back along the Via list, so every Via value must be
+        // well formed before a transaction is made for the request (RFC 3261
+        // §16.3 step 1; RFC 4475 §3.1.2.1 `badinv01`: empty Via elements → 400).
+        if msg
+            .header_values(HeaderName::Via)
+            .any(|v| parse_via_list(v).is_err())
+        {
+            return self.reject_malformed(flow, msg.raw(), &ParseError::BadHeader("Via"));
+        }
         match self.layer.receive_request(now, &msg, &flow) {
             RequestMatch::Retransmission | RequestMatch::AckAbsorbed => {}
             RequestMatch::AckUnmatched => {
@@ -276,7 +295,11 @@ impl Engine {
             .is_none()
             && !self.proxy.forward_stray_response(&msg)
         {
-            self.drop_msg(flow, DropReason::StrayResponse);
+            // The proxy already counted this drop; only report it.
+            self.out.push_back(Output::Event(Event::Dropped {
+                flow,
+                reason: DropReason::StrayResponse,
+            }));
         }
     }
 

@@ -437,7 +437,7 @@ impl Proxy {
 
     /// Fires Timer C for every context whose deadline passed: branches that had a
     /// provisional response are cancelled (their 487 completes the context), the
-    /// others are given up as 408 (§16.8).
+    /// others are given up as if they had answered 408 (§16.8).
     pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
         while let Some(&(at, server)) = self.timer_c.first() {
             if at > ctx.now {
@@ -451,15 +451,19 @@ impl Proxy {
             if c.final_sent {
                 continue;
             }
+            // §16.8: a branch that had a provisional response is cancelled (its 487
+            // completes it); one that had none behaves as if it got a 408.
             let mut to_cancel = Vec::new();
+            let mut gave_up = false;
             for b in c.branches.iter_mut().filter(|b| !b.done) {
                 if b.provisional {
                     to_cancel.push(b.client);
                 } else {
                     b.done = true;
+                    gave_up = true;
                 }
             }
-            if c.best.as_ref().is_none_or(|b| rank(408) < rank(b.status())) {
+            if gave_up && c.best.as_ref().is_none_or(|b| rank(408) < rank(b.status())) {
                 c.best = Some(Best::Local(408));
             }
             for client in to_cancel {
