@@ -33,16 +33,29 @@ impl Identity {
         &self.domain
     }
 
-    /// Is `host` our domain or one of its aliases (case-insensitive)? Ports do not matter.
+    /// Is `host` our domain, one of its aliases (case-insensitive), or one of the
+    /// addresses we listen on (`sip:101@192.0.2.1` means extension 101 as much as
+    /// `sip:101@example.com` does)? Ports do not matter.
     pub fn is_our_domain(&self, host: &Host) -> bool {
         match host {
             Host::Domain(d) => {
                 d.eq_ignore_ascii_case(&self.domain)
                     || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(d))
+                    || self.listeners.iter().any(|l| {
+                        l.advertise
+                            .as_deref()
+                            .is_some_and(|a| a.eq_ignore_ascii_case(d))
+                    })
             }
-            Host::V4(ip) => self.is_alias_ip(IpAddr::V4(*ip)) || self.domain_is_ip(IpAddr::V4(*ip)),
-            Host::V6(ip) => self.is_alias_ip(IpAddr::V6(*ip)) || self.domain_is_ip(IpAddr::V6(*ip)),
+            Host::V4(ip) => self.is_our_ip(IpAddr::V4(*ip)),
+            Host::V6(ip) => self.is_our_ip(IpAddr::V6(*ip)),
         }
+    }
+
+    fn is_our_ip(&self, ip: IpAddr) -> bool {
+        self.is_alias_ip(ip)
+            || self.domain_is_ip(ip)
+            || self.listeners.iter().any(|l| l.addr.ip() == ip)
     }
 
     fn domain_is_ip(&self, ip: IpAddr) -> bool {
@@ -127,5 +140,72 @@ fn host_matches_text(host: &Host, text: &str) -> bool {
         Host::Domain(d) => d.eq_ignore_ascii_case(text),
         Host::V4(ip) => text.parse::<IpAddr>() == Ok(IpAddr::V4(*ip)),
         Host::V6(ip) => text.trim_matches(['[', ']']).parse::<IpAddr>() == Ok(IpAddr::V6(*ip)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> Identity {
+        let mut cfg = Config::new(
+            "example.com",
+            vec![
+                Listener {
+                    transport: Transport::Udp,
+                    addr: "192.0.2.1:5060".parse().expect("literal"),
+                    advertise: None,
+                },
+                Listener {
+                    transport: Transport::Tcp,
+                    addr: "[2001:db8::1]:5070".parse().expect("literal"),
+                    advertise: None,
+                },
+            ],
+        );
+        cfg.aliases = vec!["sip.example.com".into()];
+        Identity::new(&cfg)
+    }
+
+    #[test]
+    fn our_domain_covers_names_aliases_and_listening_addresses() {
+        let id = identity();
+        for h in [
+            "EXAMPLE.com",
+            "sip.example.com",
+            "192.0.2.1",
+            "[2001:db8::1]",
+        ] {
+            assert!(
+                id.is_our_domain(&Host::parse(h).expect("valid host")),
+                "{h}"
+            );
+        }
+        for h in ["example.org", "192.0.2.2", "[2001:db8::2]"] {
+            assert!(
+                !id.is_our_domain(&Host::parse(h).expect("valid host")),
+                "{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn is_us_checks_the_port_against_the_listeners() {
+        let id = identity();
+        let v4 = Host::parse("192.0.2.1").expect("valid host");
+        assert!(id.is_us(&v4, Some(5060), None));
+        assert!(
+            id.is_us(&v4, None, Some(Transport::Udp)),
+            "default port 5060"
+        );
+        assert!(!id.is_us(&v4, Some(5080), None));
+        let v6 = Host::parse("[2001:db8::1]").expect("valid host");
+        assert!(id.is_us(&v6, Some(5070), Some(Transport::Tcp)));
+        assert!(
+            !id.is_us(&v6, None, Some(Transport::Tcp)),
+            "5060 is not where we listen on v6"
+        );
+        let l = id.listener(Transport::Tcp, None).expect("a TCP listener");
+        assert_eq!(id.advertised(l, None), "[2001:db8::1]:5070");
     }
 }
