@@ -452,6 +452,7 @@ impl Proxy {
         }
         // Highest q first (all are tried in parallel; the order decides branch numbering).
         bindings.sort_by(|a, b| b.q.cmp(&a.q).then(a.id.cmp(&b.id)));
+        let bindings = one_per_instance(bindings, |b| b.instance.as_deref());
         Ok(bindings
             .into_iter()
             .map(|b| Target {
@@ -578,6 +579,17 @@ impl Proxy {
     }
 }
 
+/// RFC 5626 §5.3: the target set never holds more than one contact of the same
+/// AOR and instance-id (its flows are alternatives, not separate devices). Keeps
+/// the first of each instance in `sorted` order; contacts without an instance all stay.
+fn one_per_instance<T>(sorted: Vec<T>, instance: impl Fn(&T) -> Option<&str>) -> Vec<T> {
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    sorted
+        .into_iter()
+        .filter(|t| instance(t).is_none_or(|i| seen.insert(i.to_owned())))
+        .collect()
+}
+
 fn dest_transmit(dest: &Destination, data: bytes::Bytes) -> Transmit {
     Transmit {
         transport: dest.transport,
@@ -597,5 +609,26 @@ fn unreachable_flow() -> Flow {
         local: any,
         remote: any,
         conn: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_per_instance;
+
+    #[test]
+    fn one_contact_per_outbound_instance_in_the_target_set() {
+        let sorted = vec![
+            ("sip:a@h:1", Some("urn:uuid:1")),
+            ("sip:b@h:2", None),
+            ("sip:a@h:3", Some("urn:uuid:1")),
+            ("sip:c@h:4", Some("urn:uuid:2")),
+            ("sip:d@h:5", None),
+        ];
+        let kept: Vec<&str> = one_per_instance(sorted, |t| t.1)
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        assert_eq!(kept, ["sip:a@h:1", "sip:b@h:2", "sip:c@h:4", "sip:d@h:5"]);
     }
 }
