@@ -144,8 +144,12 @@ impl Proxy {
         ctx.layer.respond(ctx.now, tx, status, bytes);
     }
 
-    /// Handles a new request on server transaction `tx`.
-    pub fn on_request(&mut self, ctx: &mut Ctx<'_>, tx: TxId) {
+    /// Handles a new request on server transaction `tx`. `merged` says the transaction
+    /// layer saw another live transaction with the same From tag, Call-ID and CSeq
+    /// (§8.2.2.2); that only matters for requests we answer as a UAS (REGISTER,
+    /// OPTIONS to the server): a proxied request that comes back is a spiral or a
+    /// loop, judged by §16.3 step 4.
+    pub fn on_request(&mut self, ctx: &mut Ctx<'_>, tx: TxId, merged: bool) {
         let (Some(msg), Some(flow)) = (
             ctx.layer.server_request(tx).cloned(),
             ctx.layer.server_flow(tx),
@@ -207,6 +211,9 @@ impl Proxy {
             if sip_ruri.as_ref().is_some_and(|u| {
                 self.identity.is_our_domain(&u.host) || self.identity.is_us(&u.host, u.port, None)
             }) {
+                if merged {
+                    return self.merged_reply(ctx, tx);
+                }
                 let reply = ctx.registrar.handle_register(ctx.now, &msg, flow, ctx.rng);
                 self.stats.responses_sent += 1;
                 ctx.layer.respond(ctx.now, tx, reply.status, reply.response);
@@ -215,6 +222,9 @@ impl Proxy {
             return self.reply(ctx, tx, 403, "Forbidden: relaying denied", &[]);
         }
         if to_server {
+            if merged {
+                return self.merged_reply(ctx, tx);
+            }
             return self.answer_locally(ctx, tx, &msg, &method);
         }
         if max_forwards == Some(0) {
@@ -285,6 +295,11 @@ impl Proxy {
             }
         };
         self.fork(ctx, tx, &msg, &flow, &edit, hash, targets);
+    }
+
+    /// §8.2.2.2: the same request reached us, as its UAS, twice by different paths.
+    fn merged_reply(&mut self, ctx: &mut Ctx<'_>, tx: TxId) {
+        self.reply(ctx, tx, 482, "Loop Detected (merged request)", &[]);
     }
 
     /// Works out which Route entries are ours (§16.4) and whether a strict router
