@@ -24,8 +24,8 @@ use crate::io::Transmit;
 use crate::registrar::Registrar;
 use crate::rng::{Rng, SeededState};
 use crate::sip::{
-    HeaderName, Message, Method, NameAddr, ParseError, ResponseBuilder, Uri, Via,
-    parse_name_addr_list, parse_tokens, split_commas,
+    HeaderName, Message, Method, NameAddr, ParseError, ResponseBuilder, Uri, parse_name_addr_list,
+    parse_tokens,
 };
 use crate::transaction::{Destination, Layer, TxId};
 use crate::transport::Flow;
@@ -232,7 +232,7 @@ impl Proxy {
         }
         // §16.3 step 4: loop detection.
         let hash = branch::loop_hash(&self.loop_keys, &msg);
-        if self.is_loop(&msg, hash) {
+        if self.is_loop(&msg) {
             return self.reply(ctx, tx, 482, "Loop Detected", &[]);
         }
         // Authenticate callers who claim to be ours (initial requests only).
@@ -342,17 +342,11 @@ impl Proxy {
         Ok((edit, routes))
     }
 
-    fn is_loop(&self, msg: &Message, hash: u64) -> bool {
-        msg.header_values(HeaderName::Via)
-            .flat_map(split_commas)
-            .any(|v| {
-                Via::parse(v).ok().is_some_and(|via| {
-                    via.branch().and_then(branch::hash_of_branch) == Some(hash)
-                        && self
-                            .identity
-                            .is_us(&via.host, via.port, via.transport_kind())
-                })
-            })
+    fn is_loop(&self, msg: &Message) -> bool {
+        branch::is_looped(&self.loop_keys, msg, |via| {
+            self.identity
+                .is_us(&via.host, via.port, via.transport_kind())
+        })
     }
 
     fn is_from_our_domain(&self, msg: &Message) -> bool {
