@@ -329,7 +329,7 @@ impl Runner<'_> {
         }
         for hm in &e.headers {
             let want = self.vars.expand(host, &hm.value)?;
-            let values: Vec<String> = if hm.name.eq_ignore_ascii_case("body") {
+            let mut values: Vec<String> = if hm.name.eq_ignore_ascii_case("body") {
                 vec![String::from_utf8_lossy(&v.body).into_owned()]
             } else {
                 v.headers
@@ -338,11 +338,16 @@ impl Runner<'_> {
                     .map(|(_, val)| val.clone())
                     .collect()
             };
+            if let Some(i) = hm.index {
+                values = values.into_iter().skip(i - 1).take(1).collect();
+            }
             let ok = match hm.op {
                 MatchOp::Present => !values.is_empty(),
                 MatchOp::Absent => values.is_empty(),
                 MatchOp::Contains => values.iter().any(|x| x.contains(&want)),
                 MatchOp::Equals => values.iter().any(|x| x.trim() == want),
+                MatchOp::NotContains => !values.iter().any(|x| x.contains(&want)),
+                MatchOp::Count => want.parse() == Ok(values.len()),
             };
             if !ok {
                 let op = match hm.op {
@@ -350,9 +355,12 @@ impl Runner<'_> {
                     MatchOp::Absent => "absent".to_owned(),
                     MatchOp::Contains => format!("~ {want}"),
                     MatchOp::Equals => format!("= {want}"),
+                    MatchOp::NotContains => format!("!~ {want}"),
+                    MatchOp::Count => format!("count {want}"),
                 };
+                let index = hm.index.map(|i| format!("[{i}]")).unwrap_or_default();
                 return Err(format!(
-                    "header {} {op} does not hold (values: {values:?})",
+                    "header {}{index} {op} does not hold (values: {values:?})",
                     hm.name
                 ));
             }

@@ -83,13 +83,21 @@ pub enum MatchOp {
     Absent,
     /// `Name`: at least one instance.
     Present,
+    /// `Name !~ text`: no instance contains the text.
+    NotContains,
+    /// `Name count n`: exactly `n` instances (header lines, not comma-separated values).
+    Count,
 }
 
-/// One `| Name op value` line under an `expect`. The name `body` matches the body.
+/// One `| Name op value` line under an `expect`. The name `body` matches the body;
+/// `Name[n]` looks only at the n-th instance of the header (1-based, in order),
+/// e.g. `Via[1]` is the top Via line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderMatch {
-    /// The header name (or `body`).
+    /// The header name (or `body`), without the `[n]` index.
     pub name: String,
+    /// `Some(n)` for `Name[n]`: only the n-th instance (1-based).
+    pub index: Option<usize>,
     /// The comparison.
     pub op: MatchOp,
     /// The value, with `${...}` expanded when the step runs.
@@ -412,19 +420,41 @@ impl Parser<'_> {
             .unwrap_or(text.len());
         let (name, rest) = text.split_at(name_end);
         if name.is_empty() {
-            return self
-                .err("expected `| Header ~ text`, `| Header = text`, `| Header !` or `| Header`");
+            return self.err(
+                "expected `| Header ~ text`, `= text`, `!~ text`, `count n`, `!` or a bare `| Header`",
+            );
         }
+        let (name, index) = match name.strip_suffix(']').and_then(|n| n.split_once('[')) {
+            Some((n, i)) => match i.parse::<usize>() {
+                Ok(i) if i >= 1 && !n.is_empty() => (n, Some(i)),
+                _ => return self.err(format!("bad header index in {name:?} (1-based)")),
+            },
+            None => (name, None),
+        };
         let rest = rest.trim_start();
-        let (op, value) = match rest.chars().next() {
-            None => (MatchOp::Present, ""),
-            Some('~') => (MatchOp::Contains, rest[1..].trim()),
-            Some('=') => (MatchOp::Equals, rest[1..].trim()),
-            Some('!') if rest[1..].trim().is_empty() => (MatchOp::Absent, ""),
-            _ => return self.err(format!("bad matcher operator in {text:?} (use ~, =, !)")),
+        let (op, value) = if let Some(v) = rest.strip_prefix("!~") {
+            (MatchOp::NotContains, v.trim())
+        } else if let Some(v) = rest.strip_prefix("count ") {
+            if v.trim().parse::<usize>().is_err() {
+                return self.err(format!("`count` needs a number in {text:?}"));
+            }
+            (MatchOp::Count, v.trim())
+        } else {
+            match rest.chars().next() {
+                None => (MatchOp::Present, ""),
+                Some('~') => (MatchOp::Contains, rest[1..].trim()),
+                Some('=') => (MatchOp::Equals, rest[1..].trim()),
+                Some('!') if rest[1..].trim().is_empty() => (MatchOp::Absent, ""),
+                _ => {
+                    return self.err(format!(
+                        "bad matcher operator in {text:?} (use ~, =, !~, count, !)"
+                    ));
+                }
+            }
         };
         Ok(HeaderMatch {
             name: name.to_owned(),
+            index,
             op,
             value: value.to_owned(),
         })

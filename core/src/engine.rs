@@ -277,12 +277,8 @@ impl Engine {
                     msg.method() != Some(&Method::Ack) && self.layer.merged_with(&msg).is_some();
                 let tx = self.layer.create_server(now, msg, flow);
                 let (mut ctx, proxy) = self.ctx(now);
-                if merged {
-                    // §8.2.2.2: the same request reached us twice by different paths.
-                    proxy.reply(&mut ctx, tx, 482, "Loop Detected (merged request)", &[]);
-                } else {
-                    proxy.on_request(&mut ctx, tx);
-                }
+                // §8.2.2.2 applies where we act as a UAS; the proxy decides that.
+                proxy.on_request(&mut ctx, tx, merged);
             }
         }
     }

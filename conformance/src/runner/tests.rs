@@ -25,6 +25,25 @@ fn a_matching_expectation_passes() {
 }
 
 #[test]
+fn negative_count_and_indexed_matchers_judge_header_lines() {
+    let two_vias = "send alice udp\n| OPTIONS sip:x SIP/2.0\n| Via: SIP/2.0/UDP p;branch=z9hG4bKtop\n| Via: SIP/2.0/UDP q;branch=z9hG4bKnext\n| CSeq: 1 OPTIONS\n| Content-Length: 0\n";
+    let ok = go(&format!(
+        "{two_vias}expect alice request OPTIONS\n| Via count 2\n| Via[1] ~ z9hG4bKtop\n| Via[2] ~ z9hG4bKnext\n| Via !~ z9hG4bKother\n| Route count 0\n"
+    ));
+    assert_eq!(ok.failure, None, "{}", ok.transcript);
+    for (m, needle) in [
+        ("| Via count 1", "header Via count 1 does not hold"),
+        ("| Via[1] ~ next", "header Via[1] ~ next does not hold"),
+        ("| Via[3]", "header Via[3] present does not hold"),
+        ("| Via !~ top", "header Via !~ top does not hold"),
+    ] {
+        let o = go(&format!("{two_vias}expect alice request OPTIONS\n{m}\n"));
+        let f = o.failure.unwrap_or_else(|| panic!("{m} must fail"));
+        assert!(f.contains(needle), "{m}: {f}");
+    }
+}
+
+#[test]
 fn failures_say_what_arrived_instead() {
     let cases = [
         (

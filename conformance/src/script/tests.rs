@@ -189,6 +189,21 @@ fn bad_scripts_name_file_and_line() {
             "expected `| Header",
         ),
         ("expect alice response 200\n| Via ? x\n", 4, "bad matcher"),
+        (
+            "expect alice response 200\n| Via count two\n",
+            4,
+            "needs a number",
+        ),
+        (
+            "expect alice response 200\n| Via[0] ~ x\n",
+            4,
+            "bad header index",
+        ),
+        (
+            "expect alice response 200\n| [1] ~ x\n",
+            4,
+            "bad header index",
+        ),
         ("expect nothing\n", 3, "duration"),
         ("advance 5 parsecs\n", 3, "duration"),
         ("net loss=1.5\n", 3, "probability"),
@@ -216,6 +231,34 @@ fn bad_scripts_name_file_and_line() {
     }
     let e = err("host alice 192.0.2.101:5060 udp\n");
     assert!(e.message.contains("no `engine"), "{e}");
+}
+
+#[test]
+fn negative_count_and_indexed_matchers() {
+    let s = Script::parse(
+        "m.scn",
+        &format!(
+            "{HEAD}expect alice response 200\n| Contact !~ 192.0.2.9\n| Contact count 2\n| Via[1] ~ z9hG4bK\n| Via[2]\n"
+        ),
+    )
+    .expect("parses");
+    let Action::Expect(e) = &s.steps[0].action else {
+        panic!("expect")
+    };
+    let got: Vec<(&str, Option<usize>, MatchOp, &str)> = e
+        .headers
+        .iter()
+        .map(|h| (h.name.as_str(), h.index, h.op, h.value.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Contact", None, MatchOp::NotContains, "192.0.2.9"),
+            ("Contact", None, MatchOp::Count, "2"),
+            ("Via", Some(1), MatchOp::Contains, "z9hG4bK"),
+            ("Via", Some(2), MatchOp::Present, ""),
+        ]
+    );
 }
 
 #[test]

@@ -218,8 +218,8 @@ impl Proxy {
             return true;
         };
         match status {
-            100 => {}
-            101..=199 => {
+            100..=199 => {
+                // Any provisional response, 100 included, makes the branch cancellable (§9.1).
                 c.branches[bi].provisional = true;
                 // §16.7 step 2: a provisional response restarts Timer C.
                 if let Some(old) = c.timer_c.replace(ctx.now + TIMER_C) {
@@ -229,7 +229,9 @@ impl Proxy {
                 if c.branches[bi].cancel_pending {
                     c.branches[bi].cancel_pending = false;
                     self.send_cancel(ctx, client);
-                } else if !self.contexts.get(&server).is_some_and(|c| c.final_sent) {
+                } else if status > 100 && !self.contexts.get(&server).is_some_and(|c| c.final_sent)
+                {
+                    // 100 is hop-by-hop (§16.7 step 5): never forwarded.
                     self.relay(ctx, server, &response, status);
                 }
             }

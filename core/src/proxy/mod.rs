@@ -24,8 +24,8 @@ use crate::io::Transmit;
 use crate::registrar::Registrar;
 use crate::rng::{Rng, SeededState};
 use crate::sip::{
-    HeaderName, Message, Method, NameAddr, ParseError, ResponseBuilder, Uri, Via,
-    parse_name_addr_list, parse_tokens, split_commas,
+    HeaderName, Message, Method, NameAddr, ParseError, ResponseBuilder, Uri, parse_name_addr_list,
+    parse_tokens,
 };
 use crate::transaction::layer::dest_transmit;
 use crate::transaction::{Layer, TxId};
@@ -147,8 +147,12 @@ impl Proxy {
         ctx.layer.respond(ctx.now, tx, status, bytes);
     }
 
-    /// Handles a new request on server transaction `tx`.
-    pub fn on_request(&mut self, ctx: &mut Ctx<'_>, tx: TxId) {
+    /// Handles a new request on server transaction `tx`. `merged` says the transaction
+    /// layer saw another live transaction with the same From tag, Call-ID and CSeq
+    /// (§8.2.2.2); that only matters for requests we answer as a UAS (REGISTER,
+    /// OPTIONS to the server): a proxied request that comes back is a spiral or a
+    /// loop, judged by §16.3 step 4.
+    pub fn on_request(&mut self, ctx: &mut Ctx<'_>, tx: TxId, merged: bool) {
         let (Some(msg), Some(flow)) = (
             ctx.layer.server_request(tx).cloned(),
             ctx.layer.server_flow(tx),
@@ -210,6 +214,9 @@ impl Proxy {
             if sip_ruri.as_ref().is_some_and(|u| {
                 self.identity.is_our_domain(&u.host) || self.identity.is_us(&u.host, u.port, None)
             }) {
+                if merged {
+                    return self.merged_reply(ctx, tx);
+                }
                 let reply = ctx.registrar.handle_register(ctx.now, &msg, flow, ctx.rng);
                 self.stats.responses_sent += 1;
                 ctx.layer.respond(ctx.now, tx, reply.status, reply.response);
@@ -218,6 +225,9 @@ impl Proxy {
             return self.reply(ctx, tx, 403, "Forbidden: relaying denied", &[]);
         }
         if to_server {
+            if merged {
+                return self.merged_reply(ctx, tx);
+            }
             return self.answer_locally(ctx, tx, &msg, &method);
         }
         if max_forwards == Some(0) {
@@ -225,7 +235,7 @@ impl Proxy {
         }
         // §16.3 step 4: loop detection.
         let hash = branch::loop_hash(&self.loop_keys, &msg);
-        if self.is_loop(&msg, hash) {
+        if self.is_loop(&msg) {
             return self.reply(ctx, tx, 482, "Loop Detected", &[]);
         }
         // Authenticate callers who claim to be ours (initial requests only).
@@ -302,6 +312,11 @@ impl Proxy {
         self.fork(ctx, tx, &msg, &flow, &edit, hash, targets);
     }
 
+    /// §8.2.2.2: the same request reached us, as its UAS, twice by different paths.
+    fn merged_reply(&mut self, ctx: &mut Ctx<'_>, tx: TxId) {
+        self.reply(ctx, tx, 482, "Loop Detected (merged request)", &[]);
+    }
+
     /// Works out which Route entries are ours (§16.4) and whether a strict router
     /// put our URI in the Request-URI. Returns the edit and the remaining Route set.
     fn route_edit(
@@ -344,17 +359,11 @@ impl Proxy {
         Ok((edit, routes))
     }
 
-    fn is_loop(&self, msg: &Message, hash: u64) -> bool {
-        msg.header_values(HeaderName::Via)
-            .flat_map(split_commas)
-            .any(|v| {
-                Via::parse(v).ok().is_some_and(|via| {
-                    via.branch().and_then(branch::hash_of_branch) == Some(hash)
-                        && self
-                            .identity
-                            .is_us(&via.host, via.port, via.transport_kind())
-                })
-            })
+    fn is_loop(&self, msg: &Message) -> bool {
+        branch::is_looped(&self.loop_keys, msg, |via| {
+            self.identity
+                .is_us(&via.host, via.port, via.transport_kind())
+        })
     }
 
     fn is_from_our_domain(&self, msg: &Message) -> bool {
@@ -470,6 +479,7 @@ impl Proxy {
         }
         // Highest q first (all are tried in parallel; the order decides branch numbering).
         bindings.sort_by(|a, b| b.q.cmp(&a.q).then(a.id.cmp(&b.id)));
+        let bindings = one_per_instance(bindings, |b| b.instance.as_deref());
         Ok(bindings
             .into_iter()
             .map(|b| Target {
@@ -593,5 +603,37 @@ impl Proxy {
                 false
             }
         }
+    }
+}
+
+/// RFC 5626 §5.3: the target set never holds more than one contact of the same
+/// AOR and instance-id (its flows are alternatives, not separate devices). Keeps
+/// the first of each instance in `sorted` order; contacts without an instance all stay.
+fn one_per_instance<T>(sorted: Vec<T>, instance: impl Fn(&T) -> Option<&str>) -> Vec<T> {
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    sorted
+        .into_iter()
+        .filter(|t| instance(t).is_none_or(|i| seen.insert(i.to_owned())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_per_instance;
+
+    #[test]
+    fn one_contact_per_outbound_instance_in_the_target_set() {
+        let sorted = vec![
+            ("sip:a@h:1", Some("urn:uuid:1")),
+            ("sip:b@h:2", None),
+            ("sip:a@h:3", Some("urn:uuid:1")),
+            ("sip:c@h:4", Some("urn:uuid:2")),
+            ("sip:d@h:5", None),
+        ];
+        let kept: Vec<&str> = one_per_instance(sorted, |t| t.1)
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        assert_eq!(kept, ["sip:a@h:1", "sip:b@h:2", "sip:c@h:4", "sip:d@h:5"]);
     }
 }
