@@ -92,8 +92,9 @@ impl Sessions {
         self.by_key.values().find(|s| s.id == id)
     }
 
-    /// An initial INVITE was routed. Returns the session id (an existing one if
-    /// this Call-ID/tag is already active, e.g. after a 401/407 retry).
+    /// An initial INVITE was routed. Returns the new session's id, or `None` when
+    /// this Call-ID and caller tag are already active (a spiral through this proxy,
+    /// or another branch of the same call): that INVITE does not own the session.
     pub fn start(
         &mut self,
         now: Instant,
@@ -101,10 +102,10 @@ impl Sessions {
         from_tag: &str,
         caller: &str,
         callee: &str,
-    ) -> u64 {
+    ) -> Option<u64> {
         let key = (call_id.to_owned(), from_tag.to_owned());
-        if let Some(s) = self.by_key.get(&key) {
-            return s.id;
+        if self.by_key.contains_key(&key) {
+            return None;
         }
         self.next_id += 1;
         let id = self.next_id;
@@ -128,7 +129,7 @@ impl Sessions {
             caller: caller.to_owned(),
             callee: callee.to_owned(),
         });
-        id
+        Some(id)
     }
 
     /// A 2xx to the INVITE passed. Returns false if no such ringing session exists
@@ -207,11 +208,13 @@ mod tests {
     fn life_of_a_call_and_its_events() {
         let t0 = crate::test_epoch();
         let mut s = Sessions::new();
-        let id = s.start(t0, "c1", "ft", "sip:101@x", "sip:102@x");
+        let id = s
+            .start(t0, "c1", "ft", "sip:101@x", "sip:102@x")
+            .expect("a new session");
         assert_eq!(
             s.start(t0, "c1", "ft", "sip:101@x", "sip:102@x"),
-            id,
-            "retry keeps the session"
+            None,
+            "a spiral of the same INVITE does not own the session"
         );
         assert!(s.answer(t0 + Duration::from_secs(2), "c1", "ft", Some("tt")));
         assert!(

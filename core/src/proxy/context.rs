@@ -48,6 +48,8 @@ pub struct Context {
     best: Option<Best>,
     final_sent: bool,
     cancelled: bool,
+    /// A branch answered 2xx.
+    answered: bool,
     /// Timer C (§16.6 step 11): when an INVITE context gives up on branches that
     /// keep ringing without a final response.
     timer_c: Option<Instant>,
@@ -87,6 +89,7 @@ impl Proxy {
             best: None,
             final_sent: false,
             cancelled: false,
+            answered: false,
             session: None,
         };
         let dialog_creating =
@@ -158,14 +161,16 @@ impl Proxy {
                 .map(|n| n.uri.to_string())
                 .unwrap_or_default();
             let from_tag = msg.from_tag().unwrap_or("").to_owned();
-            ctx.sessions.start(
+            let started = ctx.sessions.start(
                 ctx.now,
                 msg.call_id(),
                 &from_tag,
                 &caller,
                 msg.request_uri().unwrap_or(""),
             );
-            c.session = Some((msg.call_id().to_owned(), from_tag));
+            if started.is_some() {
+                c.session = Some((msg.call_id().to_owned(), from_tag));
+            }
         }
         if method == Method::Bye
             && let Some(from_tag) = msg.from_tag()
@@ -239,6 +244,7 @@ impl Proxy {
                 c.branches[bi].done = true;
                 let first = !c.final_sent;
                 c.final_sent = true;
+                c.answered = true;
                 let session = c.session.clone();
                 let others: Vec<TxId> = c
                     .branches
@@ -424,7 +430,20 @@ impl Proxy {
         let Some(br) = inv.top_via_branch().map(str::to_owned) else {
             return;
         };
-        let bytes = cancel_for(inv);
+        let mut bytes = cancel_for(inv);
+        let answered = self
+            .branches
+            .get(&client)
+            .and_then(|server| self.contexts.get(server))
+            .is_some_and(|c| c.answered);
+        if answered {
+            // RFC 3326: tell the other phones the call was answered elsewhere, so they
+            // do not log it as missed.
+            bytes = with_header(
+                &bytes,
+                "Reason: SIP;cause=200;text=\"Call completed elsewhere\"",
+            );
+        }
         let id = ctx
             .layer
             .send_request(ctx.now, &br, &Method::Cancel, bytes, None, dest);
@@ -473,5 +492,48 @@ impl Proxy {
             }
             self.maybe_finish(ctx, server);
         }
+    }
+}
+
+/// Inserts one header line just before the final `Content-Length` line of a
+/// message we built ourselves (so the header block stays well formed).
+fn with_header(msg: &bytes::Bytes, line: &str) -> bytes::Bytes {
+    let text = msg.as_ref();
+    let Some(at) = text
+        .windows(17)
+        .rposition(|w| w.eq_ignore_ascii_case(b"\r\nContent-Length:"))
+    else {
+        return msg.clone();
+    };
+    let mut out = Vec::with_capacity(text.len() + line.len() + 2);
+    out.extend_from_slice(&text[..at + 2]);
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&text[at + 2..]);
+    bytes::Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_goes_before_content_length() {
+        let head = "CANCEL sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                    From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 CANCEL\r\n";
+        let m = bytes::Bytes::from(format!("{head}Content-Length: 0\r\n\r\n"));
+        let out = with_header(&m, "Reason: SIP;cause=200");
+        let want = format!("{head}Reason: SIP;cause=200\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(&out[..], want.as_bytes());
+        let parsed = Message::parse(out, &Default::default()).expect("still a valid message");
+        assert_eq!(parsed.header_named("Reason"), Some("SIP;cause=200"));
+    }
+
+    #[test]
+    fn best_response_ranking_follows_16_7() {
+        assert!(rank(603) < rank(404), "6xx wins");
+        assert!(rank(302) < rank(404), "lower class wins");
+        assert!(rank(407) < rank(404), "challenges are preferred among 4xx");
+        assert!(rank(404) < rank(503));
     }
 }

@@ -41,6 +41,8 @@ pub struct RouteEdit {
     pub rewrite: Option<Vec<String>>,
     /// The Request-URI to use instead of ours (a strict router sent it to us, §16.4).
     pub request_uri: Option<String>,
+    /// Remove `Proxy-Authorization`: we consumed the credentials (our realm).
+    pub strip_credentials: bool,
 }
 
 /// Does this method create a dialog (and so get a Record-Route)?
@@ -170,6 +172,9 @@ pub fn build_forward(spec: &ForwardSpec<'_>) -> Bytes {
         _ => 70,
     };
     s.replace_first(HeaderName::MaxForwards, mf);
+    if spec.routes.strip_credentials {
+        s.remove_all(HeaderName::ProxyAuthorization);
+    }
     match &spec.routes.rewrite {
         Some(rest) => {
             s.remove_all(HeaderName::Route);

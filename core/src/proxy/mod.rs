@@ -191,7 +191,7 @@ impl Proxy {
             }
             Err(e) => return self.reply(ctx, tx, 400, &e.reason(), &[]),
         };
-        let (edit, remaining) = match self.route_edit(&msg, &ruri) {
+        let (mut edit, remaining) = match self.route_edit(&msg, &ruri) {
             Ok(x) => x,
             Err(e) => return self.reply(ctx, tx, 400, &e.reason(), &[]),
         };
@@ -244,9 +244,12 @@ impl Proxy {
             && self.call_auth
             && !matches!(method, Method::Ack | Method::Cancel)
             && self.is_from_our_domain(&msg)
-            && !self.authorize(ctx, tx, &msg, &method)
         {
-            return;
+            if !self.authorize(ctx, tx, &msg, &method) {
+                return;
+            }
+            // The credentials were for us; the next hop has no use for them (RFC 3665 §3.2).
+            edit.strip_credentials = true;
         }
         // Targets.
         let targets: Vec<Target> = if let Some(first) = remaining.first() {

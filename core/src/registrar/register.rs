@@ -297,6 +297,7 @@ impl Registrar {
                 "Server Internal Error: out-of-order REGISTER",
             )
             .to_tag(&self.tag_for(req))
+            .header(HeaderName::Server, &self.server_name)
             .build();
             return RegisterReply {
                 status: 500,
