@@ -593,20 +593,23 @@ impl Message {
 
     /// The Max-Forwards value (§20.22, 0–255), `Ok(None)` if absent.
     pub fn max_forwards(&self) -> Result<Option<u8>, ParseError> {
-        let Some(v) = self.max_forwards.map(|s| self.text(s)) else {
+        let Some(span) = self.max_forwards else {
             return Ok(None);
         };
         let err = ParseError::BadHeader("Max-Forwards");
-        if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
+        let v = self.raw.get(span.range()).unwrap_or_default();
+        if v.is_empty() {
             return Err(err);
         }
-        let digits = v.trim_start_matches('0');
-        if digits.len() > 3 {
-            return Err(err);
+        // Any number of leading zeros; the value saturates past 255.
+        let mut n: u16 = 0;
+        for &c in v {
+            if !c.is_ascii_digit() {
+                return Err(err);
+            }
+            n = (n * 10 + u16::from(c - b'0')).min(256);
         }
-        digits
-            .parse::<u16>()
-            .map_or(Ok(Some(0)), |n| u8::try_from(n).map(Some).map_err(|_| err))
+        u8::try_from(n).map(Some).map_err(|_| err)
     }
 
     /// Offset of the start line.

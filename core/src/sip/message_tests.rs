@@ -271,6 +271,14 @@ fn max_forwards_values() {
     assert_eq!(with("255"), Ok(Some(255)));
     assert_eq!(with("300"), Err(ParseError::BadHeader("Max-Forwards")));
     assert_eq!(with("7a"), Err(ParseError::BadHeader("Max-Forwards")));
+    assert_eq!(with("00000000000000000000255"), Ok(Some(255)));
+    for bad in ["256", "99999999999999999999999", "1 2", "+1", "-0"] {
+        assert_eq!(
+            with(bad),
+            Err(ParseError::BadHeader("Max-Forwards")),
+            "{bad}"
+        );
+    }
     assert_eq!(
         parse(&INVITE.replace("Max-Forwards: 70\r\n", ""))
             .unwrap()
