@@ -4,7 +4,8 @@
 //! Names are case-insensitive (§7.3.1). [`HeaderName::from_bytes`] maps a name
 //! as it appears on the wire (long or compact form, any case) to a
 //! [`HeaderName`] with a match on the length and first byte followed by one
-//! case-insensitive comparison: no hashing, no allocation. A name the codec
+//! case-insensitive comparison, done on two or three overlapping 4- or 8-byte
+//! words rather than byte by byte: no hashing, no allocation. A name the codec
 //! does not know becomes [`HeaderName::Other`]; its text stays in the
 //! message's bytes, so a proxy forwards it byte-exact.
 
@@ -464,6 +465,49 @@ mod tests {
         }
         assert_eq!(HeaderName::parse("z"), HeaderName::Other);
         assert_eq!(HeaderName::CSeq.compact(), None);
+    }
+
+    /// The matching rule, byte by byte: the reference for the word-wise match.
+    fn reference(name: &[u8]) -> HeaderName {
+        let same = |lower: &str| {
+            name.len() == lower.len()
+                && name.iter().zip(lower.bytes()).all(|(&a, b)| {
+                    a == b || (b.is_ascii_lowercase() && a == b.to_ascii_uppercase())
+                })
+        };
+        ALL.iter()
+            .copied()
+            .find(|h| {
+                same(&h.as_str().to_ascii_lowercase())
+                    || h.compact().is_some_and(|c| same(&c.to_string()))
+            })
+            .unwrap_or(HeaderName::Other)
+    }
+
+    #[test]
+    fn every_one_byte_change_matches_the_reference() {
+        // Each byte of each name (long and compact, two cases) set to every
+        // value: catches a mask or word offset that lets a wrong byte through
+        // (e.g. CR where `-` belongs, since `\r | 0x20 == b'-'`).
+        let mut names: Vec<String> = ALL.iter().map(|h| h.as_str().to_owned()).collect();
+        names.extend(
+            ALL.iter()
+                .filter_map(|h| h.compact())
+                .map(|c| c.to_string()),
+        );
+        for name in names {
+            for spelled in [name.to_ascii_lowercase(), name.to_ascii_uppercase()] {
+                let mut b = spelled.into_bytes();
+                for at in 0..b.len() {
+                    let keep = b[at];
+                    for v in 0..=255u8 {
+                        b[at] = v;
+                        assert_eq!(HeaderName::from_bytes(&b), reference(&b), "{b:?}");
+                    }
+                    b[at] = keep;
+                }
+            }
+        }
     }
 
     #[test]

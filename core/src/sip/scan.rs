@@ -7,11 +7,15 @@
 //! URIs, so a `;` or `,` inside them is not mistaken for a separator. That is
 //! all the fast paths need: the `tag` of From/To and the `branch` of the top
 //! Via for transaction and dialog matching (§17.1.3, §17.2.3, §12).
+//!
+//! The searches that run over most of a message's bytes (the line break ending
+//! each line, the `:` ending each header name, and the quotes, brackets and
+//! separators inside a value) look at a word of eight bytes at a time: XOR
+//! with the byte sought turns a match into a zero byte, which one
+//! subtract-and-mask finds for all eight at once ("SWAR"). No `unsafe`, no
+//! allocation; every search is bounded by the slice it is given.
 
 use std::fmt::{Display, Write as _};
-
-#[cfg(test)]
-use super::method::is_token_char;
 
 /// Is `b` linear white space (SP, HTAB, or the CR/LF of a folded line)?
 pub(crate) fn is_lws(b: u8) -> bool {
@@ -289,6 +293,7 @@ pub(crate) fn push_display(out: &mut String, name: &str, value: impl Display) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::method::is_token_char;
     use super::*;
 
     fn param<'a>(v: &'a str, name: &str) -> Option<&'a str> {
@@ -341,6 +346,37 @@ mod tests {
         assert_eq!(first_comma(b"\"x,y\" <sip:a@b;p=1,2>, c"), Some(21));
         assert_eq!(first_comma(b"only"), None);
         assert_eq!(trim_end(b"ab \r\n", 5), 2);
+    }
+
+    #[test]
+    fn find_any_matches_a_plain_search() {
+        // Bytes next to the searched ones (`#` is `"` ^ 1, `=` lies between
+        // `<` and `>`, `?` is `>` | 1) catch borrow and mask mistakes.
+        let alphabet = b"\"#<=>?;:,\\\n\r a\x80\xff\x01\x00";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..3000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let len = (seed >> 58) as usize;
+            let v: Vec<u8> = (0..len)
+                .map(|k| alphabet[((seed >> (k % 50)) as usize + k * 7) % alphabet.len()])
+                .collect();
+            let from = (seed as usize >> 20) % (len + 2);
+            let naive = |hit: &dyn Fn(u8) -> bool| {
+                v.get(from..)
+                    .and_then(|r| r.iter().position(|&c| hit(c)))
+                    .map_or(v.len(), |p| from + p)
+            };
+            assert_eq!(
+                find_any(&v, from, [b'"', b';'], Some(b'<')),
+                naive(&|c| matches!(c, b'"' | b';' | b'<' | b'>')),
+                "{v:?} {from}"
+            );
+            assert_eq!(
+                find_colon_or_lf(&v, from),
+                naive(&|c| c == b':' || c == b'\n'),
+                "{v:?} {from}"
+            );
+        }
     }
 
     #[test]
