@@ -4,7 +4,8 @@
 //! Names are case-insensitive (§7.3.1). [`HeaderName::from_bytes`] maps a name
 //! as it appears on the wire (long or compact form, any case) to a
 //! [`HeaderName`] with a match on the length and first byte followed by one
-//! case-insensitive comparison: no hashing, no allocation. A name the codec
+//! case-insensitive comparison, done on two or three overlapping 4- or 8-byte
+//! words rather than byte by byte: no hashing, no allocation. A name the codec
 //! does not know becomes [`HeaderName::Other`]; its text stays in the
 //! message's bytes, so a proxy forwards it byte-exact.
 
@@ -95,90 +96,207 @@ pub enum HeaderName {
     Other,
 }
 
-/// Case-insensitive comparison of a wire name with a lowercase literal:
-/// a byte matches if equal, or if it is the uppercase form of a letter.
+/// A known long name prepared for a case-insensitive match against wire
+/// bytes a word at a time: the lowercase literal read as little-endian words
+/// at fixed offsets, with `0x20` set in the mask at every letter position.
+///
+/// A wire byte `a` matches a literal letter `b` if `a | 0x20 == b` (`b` or its
+/// uppercase form) and any other literal byte (`-`) only if `a == b`. The
+/// words overlap so that every byte of the name is covered: offsets `0` and
+/// `len - 4` for 4–7 bytes, `0` and `len - 8` for 8–16 bytes, plus `8` for
+/// longer names.
+#[derive(Clone, Copy)]
+struct Lit {
+    name: HeaderName,
+    words: [u64; 3],
+    masks: [u64; 3],
+}
+
+/// The word offsets and width used for a name of `len` bytes (`len >= 4`).
+const fn offsets(len: usize) -> ([usize; 3], usize) {
+    if len < 8 {
+        ([0, len - 4, len - 4], 4)
+    } else if len <= 16 {
+        ([0, len - 8, len - 8], 8)
+    } else {
+        ([0, 8, len - 8], 8)
+    }
+}
+
+impl Lit {
+    /// Prepares `lower` (a lowercase name of at least 4 bytes) for `name`.
+    const fn new(name: HeaderName, lower: &str) -> Self {
+        let b = lower.as_bytes();
+        let (at, width) = offsets(b.len());
+        let mut words = [0u64; 3];
+        let mut masks = [0u64; 3];
+        let mut w = 0;
+        while w < 3 {
+            let mut k = 0;
+            while k < width {
+                let c = b[at[w] + k];
+                words[w] |= (c as u64) << (8 * k);
+                if c.is_ascii_lowercase() {
+                    masks[w] |= 0x20 << (8 * k);
+                }
+                k += 1;
+            }
+            w += 1;
+        }
+        Self { name, words, masks }
+    }
+
+    /// Does `wire` (of the literal's length) match, ignoring case?
+    #[inline]
+    fn matches(&self, wire: &[u8]) -> bool {
+        let (at, width) = offsets(wire.len());
+        let load = |from: usize| -> u64 {
+            match width {
+                4 => wire
+                    .get(from..from + 4)
+                    .and_then(|w| <[u8; 4]>::try_from(w).ok())
+                    .map_or(u64::MAX, |w| u64::from(u32::from_le_bytes(w))),
+                _ => wire
+                    .get(from..from + 8)
+                    .and_then(|w| <[u8; 8]>::try_from(w).ok())
+                    .map_or(u64::MAX, u64::from_le_bytes),
+            }
+        };
+        (0..3).all(|w| load(at[w]) | self.masks[w] == self.words[w])
+    }
+}
+
+/// Case-insensitive comparison of a short wire name with a lowercase
+/// literal, byte by byte, with the rule of [`Lit`].
 #[inline]
-fn eq(name: &[u8], lower: &str) -> bool {
+fn eq_short(name: &[u8], lower: &[u8]) -> bool {
     name.len() == lower.len()
         && name
             .iter()
-            .zip(lower.as_bytes())
+            .zip(lower)
             .all(|(&a, &b)| a == b || (a | 0x20 == b && b.is_ascii_lowercase()))
+}
+
+/// The known names of four bytes or more, prepared for [`Lit::matches`].
+mod lits {
+    use super::{HeaderName as H, Lit};
+
+    pub(super) static FROM: Lit = Lit::new(H::From, "from");
+    pub(super) static CSEQ: Lit = Lit::new(H::CSeq, "cseq");
+    pub(super) static PATH: Lit = Lit::new(H::Path, "path");
+    pub(super) static DATE: Lit = Lit::new(H::Date, "date");
+    pub(super) static ROUTE: Lit = Lit::new(H::Route, "route");
+    pub(super) static ALLOW: Lit = Lit::new(H::Allow, "allow");
+    pub(super) static EVENT: Lit = Lit::new(H::Event, "event");
+    pub(super) static ACCEPT: Lit = Lit::new(H::Accept, "accept");
+    pub(super) static SERVER: Lit = Lit::new(H::Server, "server");
+    pub(super) static CALL_ID: Lit = Lit::new(H::CallId, "call-id");
+    pub(super) static CONTACT: Lit = Lit::new(H::Contact, "contact");
+    pub(super) static EXPIRES: Lit = Lit::new(H::Expires, "expires");
+    pub(super) static REQUIRE: Lit = Lit::new(H::Require, "require");
+    pub(super) static SUBJECT: Lit = Lit::new(H::Subject, "subject");
+    pub(super) static WARNING: Lit = Lit::new(H::Warning, "warning");
+    pub(super) static REFER_TO: Lit = Lit::new(H::ReferTo, "refer-to");
+    pub(super) static SUPPORTED: Lit = Lit::new(H::Supported, "supported");
+    pub(super) static TIMESTAMP: Lit = Lit::new(H::Timestamp, "timestamp");
+    pub(super) static USER_AGENT: Lit = Lit::new(H::UserAgent, "user-agent");
+    pub(super) static MIN_EXPIRES: Lit = Lit::new(H::MinExpires, "min-expires");
+    pub(super) static UNSUPPORTED: Lit = Lit::new(H::Unsupported, "unsupported");
+    pub(super) static RETRY_AFTER: Lit = Lit::new(H::RetryAfter, "retry-after");
+    pub(super) static REFERRED_BY: Lit = Lit::new(H::ReferredBy, "referred-by");
+    pub(super) static MAX_FORWARDS: Lit = Lit::new(H::MaxForwards, "max-forwards");
+    pub(super) static RECORD_ROUTE: Lit = Lit::new(H::RecordRoute, "record-route");
+    pub(super) static CONTENT_TYPE: Lit = Lit::new(H::ContentType, "content-type");
+    pub(super) static ALLOW_EVENTS: Lit = Lit::new(H::AllowEvents, "allow-events");
+    pub(super) static AUTHORIZATION: Lit = Lit::new(H::Authorization, "authorization");
+    pub(super) static PROXY_REQUIRE: Lit = Lit::new(H::ProxyRequire, "proxy-require");
+    pub(super) static CONTENT_LENGTH: Lit = Lit::new(H::ContentLength, "content-length");
+    pub(super) static SESSION_EXPIRES: Lit = Lit::new(H::SessionExpires, "session-expires");
+    pub(super) static CONTENT_ENCODING: Lit = Lit::new(H::ContentEncoding, "content-encoding");
+    pub(super) static WWW_AUTHENTICATE: Lit = Lit::new(H::WwwAuthenticate, "www-authenticate");
+    pub(super) static PROXY_AUTHENTICATE: Lit =
+        Lit::new(H::ProxyAuthenticate, "proxy-authenticate");
+    pub(super) static PROXY_AUTHORIZATION: Lit =
+        Lit::new(H::ProxyAuthorization, "proxy-authorization");
+    pub(super) static AUTHENTICATION_INFO: Lit =
+        Lit::new(H::AuthenticationInfo, "authentication-info");
 }
 
 impl HeaderName {
     /// Maps a header name as written on the wire (long or compact form, any
     /// case) to a [`HeaderName`]. Unknown names give [`HeaderName::Other`].
     pub fn from_bytes(name: &[u8]) -> Self {
+        use lits::*;
         let Some(&first) = name.first() else {
             return Self::Other;
         };
-        let first = first.to_ascii_lowercase();
-        if name.len() == 1 {
-            return match first {
-                b'v' => Self::Via,
-                b'f' => Self::From,
-                b't' => Self::To,
-                b'i' => Self::CallId,
-                b'm' => Self::Contact,
-                b'l' => Self::ContentLength,
-                b'c' => Self::ContentType,
-                b'e' => Self::ContentEncoding,
-                b'k' => Self::Supported,
-                b's' => Self::Subject,
-                b'o' => Self::Event,
-                b'r' => Self::ReferTo,
-                b'u' => Self::AllowEvents,
-                b'x' => Self::SessionExpires,
-                b'b' => Self::ReferredBy,
-                _ => Self::Other,
-            };
-        }
-        let candidate = match (name.len(), first) {
-            (2, b't') => (Self::To, "to"),
-            (3, b'v') => (Self::Via, "via"),
-            (4, b'f') => (Self::From, "from"),
-            (4, b'c') => (Self::CSeq, "cseq"),
-            (4, b'p') => (Self::Path, "path"),
-            (4, b'd') => (Self::Date, "date"),
-            (5, b'r') => (Self::Route, "route"),
-            (5, b'a') => (Self::Allow, "allow"),
-            (5, b'e') => (Self::Event, "event"),
-            (6, b'a') => (Self::Accept, "accept"),
-            (6, b's') => (Self::Server, "server"),
-            (7, b'c') if eq(name, "call-id") => return Self::CallId,
-            (7, b'c') => (Self::Contact, "contact"),
-            (7, b'e') => (Self::Expires, "expires"),
-            (7, b'r') => (Self::Require, "require"),
-            (7, b's') => (Self::Subject, "subject"),
-            (7, b'w') => (Self::Warning, "warning"),
-            (8, b'r') => (Self::ReferTo, "refer-to"),
-            (9, b's') => (Self::Supported, "supported"),
-            (9, b't') => (Self::Timestamp, "timestamp"),
-            (10, b'u') => (Self::UserAgent, "user-agent"),
-            (11, b'm') => (Self::MinExpires, "min-expires"),
-            (11, b'u') => (Self::Unsupported, "unsupported"),
-            (11, b'r') => (Self::RetryAfter, "retry-after"),
-            (12, b'm') => (Self::MaxForwards, "max-forwards"),
-            (12, b'r') => (Self::RecordRoute, "record-route"),
-            (12, b'c') => (Self::ContentType, "content-type"),
-            (12, b'a') => (Self::AllowEvents, "allow-events"),
-            (13, b'a') => (Self::Authorization, "authorization"),
-            (13, b'p') => (Self::ProxyRequire, "proxy-require"),
-            (14, b'c') => (Self::ContentLength, "content-length"),
-            (15, b's') => (Self::SessionExpires, "session-expires"),
-            (16, b'c') => (Self::ContentEncoding, "content-encoding"),
-            (16, b'w') => (Self::WwwAuthenticate, "www-authenticate"),
-            (18, b'p') => (Self::ProxyAuthenticate, "proxy-authenticate"),
-            (19, b'p') => (Self::ProxyAuthorization, "proxy-authorization"),
-            (19, b'a') => (Self::AuthenticationInfo, "authentication-info"),
+        // Lowercases letters; other bytes become bytes no arm expects,
+        // or are rejected by the full comparison.
+        let first = first | 0x20;
+        let lit: &Lit = match (name.len(), first) {
+            (1, _) => {
+                return match first {
+                    b'v' => Self::Via,
+                    b'f' => Self::From,
+                    b't' => Self::To,
+                    b'i' => Self::CallId,
+                    b'm' => Self::Contact,
+                    b'l' => Self::ContentLength,
+                    b'c' => Self::ContentType,
+                    b'e' => Self::ContentEncoding,
+                    b'k' => Self::Supported,
+                    b's' => Self::Subject,
+                    b'o' => Self::Event,
+                    b'r' => Self::ReferTo,
+                    b'u' => Self::AllowEvents,
+                    b'x' => Self::SessionExpires,
+                    b'b' => Self::ReferredBy,
+                    _ => Self::Other,
+                };
+            }
+            (2, b't') if eq_short(name, b"to") => return Self::To,
+            (3, b'v') if eq_short(name, b"via") => return Self::Via,
+            (4, b'f') => &FROM,
+            (4, b'c') => &CSEQ,
+            (4, b'p') => &PATH,
+            (4, b'd') => &DATE,
+            (5, b'r') => &ROUTE,
+            (5, b'a') => &ALLOW,
+            (5, b'e') => &EVENT,
+            (6, b'a') => &ACCEPT,
+            (6, b's') => &SERVER,
+            (7, b'c') if CALL_ID.matches(name) => return Self::CallId,
+            (7, b'c') => &CONTACT,
+            (7, b'e') => &EXPIRES,
+            (7, b'r') => &REQUIRE,
+            (7, b's') => &SUBJECT,
+            (7, b'w') => &WARNING,
+            (8, b'r') => &REFER_TO,
+            (9, b's') => &SUPPORTED,
+            (9, b't') => &TIMESTAMP,
+            (10, b'u') => &USER_AGENT,
+            (11, b'm') => &MIN_EXPIRES,
+            (11, b'u') => &UNSUPPORTED,
+            // The only length/first-byte pair shared by two names.
+            (11, b'r') if REFERRED_BY.matches(name) => return Self::ReferredBy,
+            (11, b'r') => &RETRY_AFTER,
+            (12, b'm') => &MAX_FORWARDS,
+            (12, b'r') => &RECORD_ROUTE,
+            (12, b'c') => &CONTENT_TYPE,
+            (12, b'a') => &ALLOW_EVENTS,
+            (13, b'a') => &AUTHORIZATION,
+            (13, b'p') => &PROXY_REQUIRE,
+            (14, b'c') => &CONTENT_LENGTH,
+            (15, b's') => &SESSION_EXPIRES,
+            (16, b'c') => &CONTENT_ENCODING,
+            (16, b'w') => &WWW_AUTHENTICATE,
+            (18, b'p') => &PROXY_AUTHENTICATE,
+            (19, b'p') => &PROXY_AUTHORIZATION,
+            (19, b'a') => &AUTHENTICATION_INFO,
             _ => return Self::Other,
         };
-        if eq(name, candidate.1) {
-            candidate.0
-        } else if name.len() == 11 && eq(name, "referred-by") {
-            // The only length/first-byte pair shared by two names.
-            Self::ReferredBy
+        if lit.matches(name) {
+            lit.name
         } else {
             Self::Other
         }
@@ -347,6 +465,49 @@ mod tests {
         }
         assert_eq!(HeaderName::parse("z"), HeaderName::Other);
         assert_eq!(HeaderName::CSeq.compact(), None);
+    }
+
+    /// The matching rule, byte by byte: the reference for the word-wise match.
+    fn reference(name: &[u8]) -> HeaderName {
+        let same = |lower: &str| {
+            name.len() == lower.len()
+                && name.iter().zip(lower.bytes()).all(|(&a, b)| {
+                    a == b || (b.is_ascii_lowercase() && a == b.to_ascii_uppercase())
+                })
+        };
+        ALL.iter()
+            .copied()
+            .find(|h| {
+                same(&h.as_str().to_ascii_lowercase())
+                    || h.compact().is_some_and(|c| same(&c.to_string()))
+            })
+            .unwrap_or(HeaderName::Other)
+    }
+
+    #[test]
+    fn every_one_byte_change_matches_the_reference() {
+        // Each byte of each name (long and compact, two cases) set to every
+        // value: catches a mask or word offset that lets a wrong byte through
+        // (e.g. CR where `-` belongs, since `\r | 0x20 == b'-'`).
+        let mut names: Vec<String> = ALL.iter().map(|h| h.as_str().to_owned()).collect();
+        names.extend(
+            ALL.iter()
+                .filter_map(|h| h.compact())
+                .map(|c| c.to_string()),
+        );
+        for name in names {
+            for spelled in [name.to_ascii_lowercase(), name.to_ascii_uppercase()] {
+                let mut b = spelled.into_bytes();
+                for at in 0..b.len() {
+                    let keep = b[at];
+                    for v in 0..=255u8 {
+                        b[at] = v;
+                        assert_eq!(HeaderName::from_bytes(&b), reference(&b), "{b:?}");
+                    }
+                    b[at] = keep;
+                }
+            }
+        }
     }
 
     #[test]

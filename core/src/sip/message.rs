@@ -22,7 +22,9 @@ use smallvec::SmallVec;
 use super::cseq::CSeq;
 use super::header::HeaderName;
 use super::limits::Limits;
-use super::scan::{find_lf, find_param, first_comma, is_lws, is_token, trim_end};
+use super::scan::{
+    find_colon_or_lf, find_lf_from, find_param, first_comma, is_lws, is_token, trim_end,
+};
 use super::{Method, ParseError};
 
 /// A byte range into the message; `u32` keeps the index small.
@@ -99,29 +101,37 @@ pub struct Message {
     branch: Option<Span>,
     from_tag: Option<Span>,
     to_tag: Option<Span>,
+    /// The Max-Forwards value, if the header is present.
+    max_forwards: Option<Span>,
     content_length: Option<u32>,
 }
 
 /// Finds the line starting at `pos`: returns the end of its content (before
-/// CRLF or a bare LF) and the offset after the line break.
-fn next_line(b: &[u8], pos: usize, limits: &Limits) -> Result<(usize, usize), ParseError> {
-    let rest = b.get(pos..).unwrap_or_default();
-    let Some(lf) = find_lf(rest) else {
-        return Err(if rest.len() > limits.max_line_len {
+/// CRLF or a bare LF) and the offset after the line break. The caller knows
+/// `b[pos..from]` holds no LF, so the search starts at `from`.
+#[inline]
+fn next_line(
+    b: &[u8],
+    pos: usize,
+    from: usize,
+    limits: &Limits,
+) -> Result<(usize, usize), ParseError> {
+    let Some(lf) = find_lf_from(b, from) else {
+        return Err(if b.len().saturating_sub(pos) > limits.max_line_len {
             ParseError::LineTooLong
         } else {
             ParseError::Incomplete
         });
     };
-    if lf > limits.max_line_len {
+    if lf - pos > limits.max_line_len {
         return Err(ParseError::LineTooLong);
     }
-    let content_end = if lf > 0 && rest[lf - 1] == b'\r' {
-        pos + lf - 1
+    let content_end = if lf > pos && b[lf - 1] == b'\r' {
+        lf - 1
     } else {
-        pos + lf
+        lf
     };
-    Ok((content_end, pos + lf + 1))
+    Ok((content_end, lf + 1))
 }
 
 /// Minimal Request-URI check (§19.1.1, §25.1): `scheme ":" 1*visible-ASCII`,
@@ -210,12 +220,86 @@ fn parse_start_line(b: &[u8], s: usize, e: usize) -> Result<StartLine, ParseErro
     })
 }
 
-/// Records the index of a header that must appear at most once.
-fn once(slot: &mut Option<usize>, idx: usize, name: HeaderName) -> Result<(), ParseError> {
-    if slot.replace(idx).is_some() {
-        return Err(ParseError::DuplicateHeader(name.as_str()));
+/// Where the headers the message layer checks were found while indexing.
+#[derive(Default)]
+struct Found {
+    via: Option<usize>,
+    from: Option<usize>,
+    to: Option<usize>,
+    call_id: Option<usize>,
+    cseq: Option<usize>,
+    content_length: Option<usize>,
+    max_forwards: Option<usize>,
+    /// The first header that repeated although it must appear at most once.
+    duplicate: Option<HeaderName>,
+}
+
+impl Found {
+    /// Notes header number `idx`, called `name`.
+    #[inline]
+    fn note(&mut self, name: HeaderName, idx: usize) {
+        let slot = match name {
+            HeaderName::Via => {
+                self.via.get_or_insert(idx);
+                return;
+            }
+            HeaderName::From => &mut self.from,
+            HeaderName::To => &mut self.to,
+            HeaderName::CallId => &mut self.call_id,
+            HeaderName::CSeq => &mut self.cseq,
+            HeaderName::ContentLength => &mut self.content_length,
+            HeaderName::MaxForwards => &mut self.max_forwards,
+            _ => return,
+        };
+        if slot.replace(idx).is_some() && self.duplicate.is_none() {
+            self.duplicate = Some(name);
+        }
     }
-    Ok(())
+}
+
+/// Parses the start of a header line at `b[pos..]`: `token *(SP / HTAB) ":"
+/// *(SP / HTAB)`. Returns the name, where it ends, and where the value starts;
+/// `None` if the line does not start that way (an empty line, a continuation
+/// line, or a malformed one). The scan does not cross a line break.
+#[inline]
+fn header_name(b: &[u8], pos: usize) -> Option<(HeaderName, usize, usize)> {
+    // The first `:` of the line ends the name: it is not a token character.
+    let colon = find_colon_or_lf(b, pos);
+    if b.get(colon) != Some(&b':') {
+        return None;
+    }
+    let mut name_end = colon;
+    while name_end > pos && matches!(b[name_end - 1], b' ' | b'\t') {
+        name_end -= 1;
+    }
+    let name_bytes = &b[pos..name_end];
+    let name = HeaderName::from_bytes(name_bytes);
+    // A known name is a token; anything else must be checked.
+    if name == HeaderName::Other
+        && (name_bytes.is_empty() || !name_bytes.iter().all(|&c| is_token(c)))
+    {
+        return None;
+    }
+    let mut vs = colon + 1;
+    while b.get(vs).is_some_and(|&c| c == b' ' || c == b'\t') {
+        vs += 1;
+    }
+    Some((name, name_end, vs))
+}
+
+/// Parses a Content-Length value (§20.14): digits, below 2^32.
+fn parse_content_length(v: &[u8]) -> Result<u32, ParseError> {
+    if v.is_empty() {
+        return Err(ParseError::BadContentLength);
+    }
+    v.iter()
+        .try_fold(0u32, |n, &d| {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            n.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+        })
+        .ok_or(ParseError::BadContentLength)
 }
 
 impl Message {
@@ -231,16 +315,23 @@ impl Message {
             .iter()
             .position(|&c| c != b'\r' && c != b'\n')
             .ok_or(ParseError::Incomplete)?;
-        let (sl_end, mut pos) = next_line(b, start, limits)?;
+        let (sl_end, mut pos) = next_line(b, start, start, limits)?;
         let start_line = parse_start_line(b, start, sl_end)?;
 
+        // One pass over the header lines: index them and note the ones the
+        // message layer checks.
         let mut headers: SmallVec<[Header; 24]> = SmallVec::new();
+        let mut found = Found::default();
         let head_end = loop {
-            let (le, next) = next_line(b, pos, limits)?;
-            if le == pos {
-                break pos;
-            }
-            if matches!(b[pos], b' ' | b'\t') {
+            let Some((name, name_end, vs)) = header_name(b, pos) else {
+                // Not `name:`: the empty line, a continuation line or an error.
+                let (le, next) = next_line(b, pos, pos, limits)?;
+                if le == pos {
+                    break pos;
+                }
+                if !matches!(b[pos], b' ' | b'\t') {
+                    return Err(ParseError::BadHeaderLine);
+                }
                 // A continuation line (§7.3.1): part of the previous value.
                 let h = headers.last_mut().ok_or(ParseError::BadHeaderLine)?;
                 let mut cs = pos;
@@ -257,77 +348,52 @@ impl Message {
                 h.line_end = next as u32;
                 pos = next;
                 continue;
-            }
-            let mut i = pos;
-            while i < le && is_token(b[i]) {
-                i += 1;
-            }
-            let name_end = i;
-            while i < le && matches!(b[i], b' ' | b'\t') {
-                i += 1;
-            }
-            if name_end == pos || i >= le || b[i] != b':' {
-                return Err(ParseError::BadHeaderLine);
-            }
-            i += 1;
-            while i < le && matches!(b[i], b' ' | b'\t') {
-                i += 1;
-            }
-            let ve = trim_end(b, le).max(i);
+            };
+            let (le, next) = next_line(b, pos, vs, limits)?;
+            let ve = trim_end(b, le).max(vs);
             if headers.len() >= limits.max_headers {
                 return Err(ParseError::TooManyHeaders);
             }
+            found.note(name, headers.len());
             headers.push(Header {
-                name: HeaderName::from_bytes(&b[pos..name_end]),
+                name,
                 line_start: pos as u32,
                 name_end: name_end as u32,
-                value: Span::new(i, ve),
+                value: Span::new(vs, ve),
                 line_end: next as u32,
             });
             pos = next;
         };
-        let (_, body_start) = next_line(b, head_end, limits)?;
-        std::str::from_utf8(&b[start..head_end]).map_err(|_| ParseError::BadEncoding)?;
+        let (_, body_start) = next_line(b, head_end, head_end, limits)?;
+        // The header section is checked once; values are sliced from it.
+        let head = std::str::from_utf8(&b[start..head_end]).map_err(|_| ParseError::BadEncoding)?;
+        let head_text = |span: Span| {
+            head.get(span.start as usize - start..span.end as usize - start)
+                .unwrap_or_default()
+        };
 
-        let (mut via, mut from, mut to, mut call_id, mut cseq, mut cl, mut mf) =
-            (None, None, None, None, None, None, None);
-        for (idx, h) in headers.iter().enumerate() {
-            match h.name {
-                HeaderName::Via => {
-                    via.get_or_insert(idx);
-                }
-                HeaderName::From => once(&mut from, idx, h.name)?,
-                HeaderName::To => once(&mut to, idx, h.name)?,
-                HeaderName::CallId => once(&mut call_id, idx, h.name)?,
-                HeaderName::CSeq => once(&mut cseq, idx, h.name)?,
-                HeaderName::ContentLength => once(&mut cl, idx, h.name)?,
-                HeaderName::MaxForwards => once(&mut mf, idx, h.name)?,
-                _ => {}
-            }
+        if let Some(name) = found.duplicate {
+            return Err(ParseError::DuplicateHeader(name.as_str()));
         }
         let need = |slot: Option<usize>, name: HeaderName| {
-            slot.map(|i| headers[i].value)
+            slot.and_then(|i| headers.get(i))
+                .map(|h| h.value)
                 .ok_or(ParseError::MissingHeader(name.as_str()))
         };
-        let via = need(via, HeaderName::Via)?;
-        let from = need(from, HeaderName::From)?;
-        let to = need(to, HeaderName::To)?;
-        let call_id = need(call_id, HeaderName::CallId)?;
-        let cseq = need(cseq, HeaderName::CSeq)?;
+        let via = need(found.via, HeaderName::Via)?;
+        let from = need(found.from, HeaderName::From)?;
+        let to = need(found.to, HeaderName::To)?;
+        let call_id = need(found.call_id, HeaderName::CallId)?;
+        let cseq = need(found.cseq, HeaderName::CSeq)?;
+        let max_forwards = found
+            .max_forwards
+            .and_then(|i| headers.get(i))
+            .map(|h| h.value);
 
         // Content-Length (§20.14, §18.3).
-        let content_length = match cl {
+        let content_length = match found.content_length.and_then(|i| headers.get(i)) {
             None => None,
-            Some(i) => {
-                let v = &b[headers[i].value.range()];
-                if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-                    return Err(ParseError::BadContentLength);
-                }
-                let n = v.iter().try_fold(0u32, |n, &d| {
-                    n.checked_mul(10)?.checked_add(u32::from(d - b'0'))
-                });
-                Some(n.ok_or(ParseError::BadContentLength)?)
-            }
+            Some(h) => Some(parse_content_length(&b[h.value.range()])?),
         };
         let available = b.len() - body_start;
         let body_len = match content_length {
@@ -340,9 +406,7 @@ impl Message {
         if call_id.start == call_id.end {
             return Err(ParseError::BadHeader("Call-ID"));
         }
-        let cseq_text =
-            std::str::from_utf8(&b[cseq.range()]).map_err(|_| ParseError::BadEncoding)?;
-        let cseq = CSeq::parse(cseq_text)?;
+        let cseq = CSeq::parse(head_text(cseq))?;
         if let StartLine::Request { method, .. } = &start_line
             && *method != cseq.method
         {
@@ -381,6 +445,7 @@ impl Message {
             branch,
             from_tag,
             to_tag,
+            max_forwards,
             content_length,
             raw,
         })
@@ -528,20 +593,23 @@ impl Message {
 
     /// The Max-Forwards value (§20.22, 0–255), `Ok(None)` if absent.
     pub fn max_forwards(&self) -> Result<Option<u8>, ParseError> {
-        let Some(v) = self.header(HeaderName::MaxForwards) else {
+        let Some(span) = self.max_forwards else {
             return Ok(None);
         };
         let err = ParseError::BadHeader("Max-Forwards");
-        if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
+        let v = self.raw.get(span.range()).unwrap_or_default();
+        if v.is_empty() {
             return Err(err);
         }
-        let digits = v.trim_start_matches('0');
-        if digits.len() > 3 {
-            return Err(err);
+        // Any number of leading zeros; the value saturates past 255.
+        let mut n: u16 = 0;
+        for &c in v {
+            if !c.is_ascii_digit() {
+                return Err(err);
+            }
+            n = (n * 10 + u16::from(c - b'0')).min(256);
         }
-        digits
-            .parse::<u16>()
-            .map_or(Ok(Some(0)), |n| u8::try_from(n).map(Some).map_err(|_| err))
+        u8::try_from(n).map(Some).map_err(|_| err)
     }
 
     /// Offset of the start line.

@@ -7,38 +7,106 @@
 //! URIs, so a `;` or `,` inside them is not mistaken for a separator. That is
 //! all the fast paths need: the `tag` of From/To and the `branch` of the top
 //! Via for transaction and dialog matching (§17.1.3, §17.2.3, §12).
+//!
+//! The searches that run over most of a message's bytes (the line break ending
+//! each line, the `:` ending each header name, and the quotes, brackets and
+//! separators inside a value) look at a word of eight bytes at a time: XOR
+//! with the byte sought turns a match into a zero byte, which one
+//! subtract-and-mask finds for all eight at once ("SWAR"). No `unsafe`, no
+//! allocation; every search is bounded by the slice it is given.
 
 use std::fmt::{Display, Write as _};
-
-use super::method::is_token_char;
 
 /// Is `b` linear white space (SP, HTAB, or the CR/LF of a folded line)?
 pub(crate) fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// The index of the first `\n` in `v`, eight bytes at a time.
-pub(crate) fn find_lf(v: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const LF: u64 = LO * b'\n' as u64;
-    let mut chunks = v.chunks_exact(8);
-    let mut base = 0;
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each zero byte of `x`. Bits above the lowest zero byte may
+/// be false positives (a borrow), but the lowest set bit is exact.
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// `c` in every byte of a word.
+#[inline(always)]
+const fn splat(c: u8) -> u64 {
+    LO * c as u64
+}
+
+/// A little-endian word of eight bytes.
+#[inline(always)]
+fn word(chunk: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(chunk);
+    u64::from_le_bytes(w)
+}
+
+/// The index of the first byte at or after `from` that is one of `set`, or
+/// `v.len()` if there is none. Sixteen bytes at a time: each word is
+/// compared with every byte of `set` at once (SWAR), so a long run without a
+/// match costs under a cycle per byte. `pair` adds the two bytes `c` and
+/// `c | 2` with a single comparison (`<` and `>` are such a pair).
+#[inline(always)]
+fn find_any<const N: usize>(v: &[u8], from: usize, set: [u8; N], pair: Option<u8>) -> usize {
+    let matches = |x: u64| {
+        let mut m = 0;
+        for c in set {
+            m |= zero_bytes(x ^ splat(c));
+        }
+        if let Some(c) = pair {
+            m |= zero_bytes((x ^ splat(c)) & !splat(2));
+        }
+        m
+    };
+    let Some(rest) = v.get(from..) else {
+        return v.len();
+    };
+    let mut base = from;
+    let mut chunks = rest.chunks_exact(16);
     for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ LF;
-        // A zero byte in x is a `\n` in the chunk.
-        if x.wrapping_sub(LO) & !x & HI != 0 {
-            return chunk.iter().position(|&c| c == b'\n').map(|i| base + i);
+        let (lo, hi) = chunk.split_at(8);
+        let (m0, m1) = (matches(word(lo)), matches(word(hi)));
+        if m0 | m1 != 0 {
+            let at = if m0 != 0 {
+                m0.trailing_zeros()
+            } else {
+                64 + m1.trailing_zeros()
+            };
+            return base + (at / 8) as usize;
+        }
+        base += 16;
+    }
+    let mut tail = chunks.remainder();
+    if tail.len() >= 8 {
+        let m = matches(word(&tail[..8]));
+        if m != 0 {
+            return base + (m.trailing_zeros() / 8) as usize;
         }
         base += 8;
+        tail = &tail[8..];
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&c| c == b'\n')
-        .map(|i| base + i)
+    tail.iter()
+        .position(|&c| set.contains(&c) || pair.is_some_and(|p| c & !2 == p))
+        .map_or(v.len(), |p| base + p)
+}
+
+/// The index of the first `:` or `\n` at or after `from` (or `v.len()`),
+/// eight bytes at a time.
+#[inline]
+pub(crate) fn find_colon_or_lf(v: &[u8], from: usize) -> usize {
+    find_any(v, from, [b':', b'\n'], None)
+}
+
+/// The index of the first `\n` at or after `from`, eight bytes at a time.
+#[inline]
+pub(crate) fn find_lf_from(v: &[u8], from: usize) -> Option<usize> {
+    let i = find_any(v, from, [b'\n'], None);
+    (i < v.len()).then_some(i)
 }
 
 /// `token` characters (§25.1) as a table, for the hot header-name loop.
@@ -63,46 +131,51 @@ pub(crate) fn is_token(b: u8) -> bool {
     TOKEN[b as usize]
 }
 
-/// The bytes `find_param` must look at outside a quoted string.
-static SPECIAL: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'"' as usize] = true;
-    t[b'<' as usize] = true;
-    t[b'>' as usize] = true;
-    t[b';' as usize] = true;
-    t
-};
-
 /// Quotes or angle brackets that do not balance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unbalanced;
 
+/// Skips a quoted string whose opening `"` is at `open - 1`: returns the
+/// offset after the closing `"`, or `None` if the string does not end.
+/// A `\\` escapes the byte after it (§25.1 quoted-pair).
+#[inline]
+fn skip_quoted(v: &[u8], open: usize) -> Option<usize> {
+    let mut i = open;
+    loop {
+        i = find_any(v, i, [b'"', b'\\'], None);
+        match v.get(i)? {
+            b'"' => return Some(i + 1),
+            _ => i += 2,
+        }
+    }
+}
+
 /// The length of the first element of a comma-separated value, i.e. the
 /// index of the first `,` outside quotes and `<…>`; `None` if there is none.
+/// Unbalanced quotes or brackets are not an error here (see [`find_param`]).
 pub(crate) fn first_comma(v: &[u8]) -> Option<usize> {
-    let mut in_quote = false;
+    // Most values hold no comma at all.
+    if find_any(v, 0, [b','], None) == v.len() {
+        return None;
+    }
     let mut angle = false;
     let mut i = 0;
-    while i < v.len() {
-        let c = v[i];
-        if in_quote {
-            match c {
-                b'\\' => i += 1,
-                b'"' => in_quote = false,
-                _ => {}
+    loop {
+        i = find_any(v, i, [b'"', b','], Some(b'<'));
+        match *v.get(i)? {
+            b'"' => i = skip_quoted(v, i + 1)?,
+            b'<' => {
+                angle = true;
+                i += 1;
             }
-        } else {
-            match c {
-                b'"' => in_quote = true,
-                b'<' => angle = true,
-                b'>' => angle = false,
-                b',' if !angle => return Some(i),
-                _ => {}
+            b'>' => {
+                angle = false;
+                i += 1;
             }
+            _ if !angle => return Some(i),
+            _ => i += 1,
         }
-        i += 1;
     }
-    None
 }
 
 /// Trims LWS from the end of `v[..end]` and returns the new end.
@@ -113,57 +186,55 @@ pub(crate) fn trim_end(v: &[u8], mut end: usize) -> usize {
     end
 }
 
+/// The index of the first non-LWS byte at or after `j` (or `v.len()`).
+#[inline]
+fn skip_lws(v: &[u8], mut j: usize) -> usize {
+    while j < v.len() && is_lws(v[j]) {
+        j += 1;
+    }
+    j
+}
+
 /// Finds the header parameter `name` (case-insensitive) of a header value:
 /// a `;` outside quotes and `<…>`, LWS, the name, LWS, `=`, LWS, then a value
 /// that runs to the next `;`, `,` or LWS. Returns the value's range (never
 /// empty), `Ok(None)` if the parameter is absent or valueless, and
 /// `Err(Unbalanced)` if quotes or angle brackets do not balance.
 pub(crate) fn find_param(v: &[u8], name: &str) -> Result<Option<(usize, usize)>, Unbalanced> {
-    let mut in_quote = false;
     let mut angle = false;
     let mut found = None;
     let mut i = 0;
-    let skip_lws = |mut j: usize| {
-        while j < v.len() && is_lws(v[j]) {
-            j += 1;
-        }
-        j
-    };
-    while i < v.len() {
-        let c = v[i];
-        if in_quote {
-            match c {
-                b'\\' => i += 1,
-                b'"' => in_quote = false,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
-        if !SPECIAL[c as usize] {
-            i += 1;
-            continue;
-        }
+    loop {
+        i = find_any(v, i, [b'"', b';'], Some(b'<'));
+        let Some(&c) = v.get(i) else { break };
         match c {
-            b'"' => in_quote = true,
+            b'"' => {
+                i = skip_quoted(v, i + 1).ok_or(Unbalanced)?;
+                continue;
+            }
             b'<' if angle => return Err(Unbalanced),
             b'<' => angle = true,
             b'>' if !angle => return Err(Unbalanced),
             b'>' => angle = false,
-            b';' if !angle && found.is_none() => {
-                let ns = skip_lws(i + 1);
-                let mut j = ns;
-                while j < v.len() && is_token_char(v[j]) {
-                    j += 1;
-                }
+            // A `;`: outside `<…>` and before the parameter is found, a
+            // parameter name follows.
+            _ if !angle && found.is_none() => {
+                let ns = skip_lws(v, i + 1);
+                let j = v
+                    .get(ns..)
+                    .and_then(|r| r.iter().position(|&c| !is_token(c)))
+                    .map_or(v.len(), |p| ns + p);
                 if v[ns..j].eq_ignore_ascii_case(name.as_bytes()) {
-                    let k = skip_lws(j);
+                    let k = skip_lws(v, j);
                     if v.get(k) == Some(&b'=') {
-                        let vs = skip_lws(k + 1);
-                        let mut ve = vs;
-                        while ve < v.len() && !matches!(v[ve], b';' | b',') && !is_lws(v[ve]) {
-                            ve += 1;
-                        }
+                        let vs = skip_lws(v, k + 1);
+                        let ve = v
+                            .get(vs..)
+                            .and_then(|r| {
+                                r.iter()
+                                    .position(|&c| matches!(c, b';' | b',') || is_lws(c))
+                            })
+                            .map_or(v.len(), |p| vs + p);
                         if ve > vs {
                             found = Some((vs, ve));
                         }
@@ -178,7 +249,7 @@ pub(crate) fn find_param(v: &[u8], name: &str) -> Result<Option<(usize, usize)>,
         }
         i += 1;
     }
-    if in_quote || angle {
+    if angle {
         return Err(Unbalanced);
     }
     Ok(found)
@@ -222,6 +293,7 @@ pub(crate) fn push_display(out: &mut String, name: &str, value: impl Display) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::method::is_token_char;
     use super::*;
 
     fn param<'a>(v: &'a str, name: &str) -> Option<&'a str> {
@@ -277,16 +349,51 @@ mod tests {
     }
 
     #[test]
+    fn find_any_matches_a_plain_search() {
+        // Bytes next to the searched ones (`#` is `"` ^ 1, `=` lies between
+        // `<` and `>`, `?` is `>` | 1) catch borrow and mask mistakes.
+        let alphabet = b"\"#<=>?;:,\\\n\r a\x80\xff\x01\x00";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..3000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let len = (seed >> 58) as usize;
+            let v: Vec<u8> = (0..len)
+                .map(|k| alphabet[((seed >> (k % 50)) as usize + k * 7) % alphabet.len()])
+                .collect();
+            let from = (seed as usize >> 20) % (len + 2);
+            let naive = |hit: &dyn Fn(u8) -> bool| {
+                v.get(from..)
+                    .and_then(|r| r.iter().position(|&c| hit(c)))
+                    .map_or(v.len(), |p| from + p)
+            };
+            assert_eq!(
+                find_any(&v, from, [b'"', b';'], Some(b'<')),
+                naive(&|c| matches!(c, b'"' | b';' | b'<' | b'>')),
+                "{v:?} {from}"
+            );
+            assert_eq!(
+                find_colon_or_lf(&v, from),
+                naive(&|c| c == b':' || c == b'\n'),
+                "{v:?} {from}"
+            );
+        }
+    }
+
+    #[test]
     fn find_lf_and_token_table() {
         for n in 0..40 {
             let mut v = vec![b'a'; n];
-            assert_eq!(find_lf(&v), None);
+            assert_eq!(find_lf_from(&v, 0), None);
             for at in 0..n {
                 v[at] = b'\n';
-                assert_eq!(find_lf(&v), Some(at), "{n} {at}");
+                assert_eq!(find_lf_from(&v, 0), Some(at), "{n} {at}");
+                for from in 0..=n + 2 {
+                    let want = (from <= at).then_some(at);
+                    assert_eq!(find_lf_from(&v, from), want, "{n} {at} {from}");
+                }
                 v[at] = 0x8a; // high bytes must not look like LF
             }
-            assert_eq!(find_lf(&v), None);
+            assert_eq!(find_lf_from(&v, 0), None);
         }
         for b in 0..=255u8 {
             assert_eq!(is_token(b), is_token_char(b), "{b}");
