@@ -109,6 +109,16 @@ impl Probe {
         &self.engine
     }
 
+    /// Runs an operator command at the current virtual time.
+    pub fn command(&mut self, cmd: Command) -> Result<(), String> {
+        self.engine.handle_command(self.now, cmd)
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
     /// Virtual time since the probe started.
     pub fn elapsed(&self) -> Duration {
         self.now - self.start

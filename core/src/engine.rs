@@ -14,7 +14,7 @@ use crate::dialog::{Session, Sessions};
 use crate::event::{DropReason, Event, LogLevel};
 use crate::io::{Input, Output, Transmit};
 use crate::proxy::{Ctx, Proxy};
-use crate::registrar::{Binding, Extension, Registrar};
+use crate::registrar::{Binding, Extension, NewBinding, Registrar};
 use crate::rng::Rng;
 use crate::sip::error_response::{error_response, looks_like_request};
 use crate::sip::{HeaderName, Limits, Message, Method, ParseError, parse_via_list};
@@ -36,6 +36,14 @@ pub enum Command {
     ClearRegistration(String),
     /// Clear every binding.
     ClearAllRegistrations,
+    /// Restore a binding saved before a restart ("Save Registrations"); no event
+    /// is emitted, since the binding is already stored.
+    RestoreBinding {
+        /// The address-of-record (`user@domain`).
+        aor: String,
+        /// The binding, with its expiry mapped onto the engine's clock.
+        binding: NewBinding,
+    },
 }
 
 /// The Sans-IO SIP engine.
@@ -176,6 +184,13 @@ impl Engine {
             }
             Command::ClearAllRegistrations => {
                 self.registrar.clear_all();
+                Ok(())
+            }
+            Command::RestoreBinding { aor, binding } => {
+                if binding.expires_at <= self.now {
+                    return Err(format!("binding {} of {aor} has expired", binding.contact));
+                }
+                self.registrar.bindings.upsert(&aor, binding);
                 Ok(())
             }
         }
@@ -398,6 +413,16 @@ impl Engine {
             .bindings
             .iter()
             .flat_map(|(aor, list)| list.iter().map(move |b| (aor, b)))
+    }
+
+    /// The bindings of one address-of-record (`user@domain`).
+    pub fn bindings_of(&self, aor: &str) -> &[Binding] {
+        self.registrar.bindings.lookup(aor)
+    }
+
+    /// The SIP domain (also the digest realm).
+    pub fn domain(&self) -> &str {
+        self.registrar.identity.domain()
     }
 
     /// Active sessions.
