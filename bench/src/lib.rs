@@ -9,6 +9,7 @@
 //! Run pinned to one core for stable numbers: `taskset -c 1 cargo bench -p switchboard-bench`.
 
 pub mod messages;
+pub mod sim;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -101,6 +102,17 @@ pub fn bench<R>(name: &str, budget: Duration, mut f: impl FnMut() -> R) -> Repor
     };
     println!("{}", r.row());
     r
+}
+
+/// The measuring budget: `default`, or `SB_BENCH_SECS` seconds when that
+/// environment variable is set (e.g. `SB_BENCH_SECS=0.2` for a quick run under
+/// a profiler).
+pub fn budget(default: Duration) -> Duration {
+    std::env::var("SB_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(default, Duration::from_secs_f64)
 }
 
 /// Resident set size of this process in bytes (Linux `/proc/self/statm`), if readable.

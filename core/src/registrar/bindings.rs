@@ -163,7 +163,14 @@ impl Bindings {
     /// and an existing binding has the same pair, that one is replaced (RFC 5626
     /// §6); otherwise a new binding is added.
     pub fn upsert(&mut self, aor: &str, nb: NewBinding) -> Upsert {
-        let list = self.by_aor.entry(aor.into()).or_default();
+        // Look up before inserting: a refresh must not allocate a key.
+        if !self.by_aor.contains_key(aor) {
+            self.by_aor.insert(aor.into(), Vec::new());
+        }
+        let list = self
+            .by_aor
+            .get_mut(aor)
+            .expect("the AOR's list was just ensured");
         let same_contact = list.iter().position(|b| b.contact_key == nb.contact_key);
         let same_flow = || {
             list.iter().position(|b| {
@@ -218,6 +225,11 @@ impl Bindings {
                 self.by_contact.insert(nb.contact_key.clone(), id);
                 if let Some(c) = nb.flow.conn {
                     self.by_conn.entry(c).or_default().insert(id);
+                }
+                if list.is_empty() {
+                    // Most AORs have one contact: don't let `push` reserve four
+                    // (a `Binding` is ~250 bytes).
+                    list.reserve_exact(1);
                 }
                 list.push(Binding {
                     id,

@@ -17,7 +17,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::sip::Method;
+use crate::sip::{Host, Method};
 use crate::transport::Transport;
 
 /// The prefix of an RFC 3261 branch (§8.1.1.7).
@@ -58,9 +58,24 @@ impl SentBy {
         let host: Box<str> = if let Ok(v6) = inner.parse::<Ipv6Addr>() {
             format!("[{v6}]").into()
         } else if let Ok(v4) = host.parse::<Ipv4Addr>() {
-            v4.to_string().into()
+            dotted_quad(v4).into()
         } else {
             host.to_ascii_lowercase().into()
+        };
+        Self {
+            host,
+            port: port.unwrap_or_else(|| transport.default_port()),
+        }
+    }
+
+    /// The same normalisation as [`SentBy::new`] for a host the Via parser
+    /// already parsed, without printing and re-parsing it (this runs twice for
+    /// every request the server receives).
+    pub fn from_host(host: &Host, port: Option<u16>, transport: Transport) -> Self {
+        let host: Box<str> = match host {
+            Host::Domain(d) => d.to_ascii_lowercase().into(),
+            Host::V4(a) => dotted_quad(*a).into(),
+            Host::V6(a) => format!("[{a}]").into(),
         };
         Self {
             host,
@@ -225,6 +240,24 @@ impl ClientKey {
     }
 }
 
+/// `a.b.c.d` without the formatting machinery (the same text as `Display`).
+fn dotted_quad(a: Ipv4Addr) -> String {
+    let mut s = String::with_capacity(15);
+    for (i, o) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if o >= 100 {
+            s.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            s.push(char::from(b'0' + o / 10 % 10));
+        }
+        s.push(char::from(b'0' + o % 10));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +301,22 @@ mod tests {
         assert_eq!(udp("[2001:DB8:0::1]", None), udp("[2001:db8::1]", None));
         assert_eq!(udp("[2001:db8::1]", None).host(), "[2001:db8::1]");
         assert_eq!(udp("192.0.2.1", None).host(), "192.0.2.1");
+        // A parsed host normalises exactly as its text does.
+        for text in [
+            "PC33.Atlanta.COM",
+            "192.0.2.1",
+            "0.0.0.0",
+            "255.10.100.9",
+            "[2001:DB8:0::1]",
+        ] {
+            let host = Host::parse(text).expect("valid host");
+            assert_eq!(
+                SentBy::from_host(&host, None, Transport::Udp),
+                udp(text, None),
+                "{text}"
+            );
+        }
+        assert_eq!(dotted_quad(Ipv4Addr::new(1, 20, 100, 255)), "1.20.100.255");
         // Garbage is kept (lowercased), never a panic.
         assert_eq!(udp("[not-ipv6", None).host(), "[not-ipv6");
         assert_eq!(udp("", None).host(), "");

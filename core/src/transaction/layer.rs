@@ -154,8 +154,10 @@ struct ClientTx {
 /// All transactions of the engine.
 pub struct Layer {
     cfg: TimerConfig,
-    servers: BTreeMap<TxId, ServerTx>,
-    clients: BTreeMap<TxId, ClientTx>,
+    // Boxed: a transaction is large (it holds the parsed request), and B-tree
+    // nodes move their values on every insert and remove.
+    servers: BTreeMap<TxId, Box<ServerTx>>,
+    clients: BTreeMap<TxId, Box<ClientTx>>,
     server_keys: BTreeMap<ServerKey, TxId>,
     merge_keys: BTreeMap<MergeKey, TxId>,
     client_keys: BTreeMap<ClientKey, TxId>,
@@ -180,7 +182,7 @@ pub fn server_key(msg: &Message, flow: &Flow) -> Option<ServerKey> {
     let method = msg.method()?;
     let via = Via::parse(msg.top_via_value()).ok()?;
     let transport = via.transport_kind().unwrap_or(flow.transport);
-    let sent_by = SentBy::new(&via.host.to_string(), via.port, transport);
+    let sent_by = SentBy::from_host(&via.host, via.port, transport);
     let branch = via.branch();
     Some(ServerKey::for_request(branch, sent_by, method, || {
         Rfc2543Key::new(
@@ -318,7 +320,7 @@ impl Layer {
         }
         self.servers.insert(
             id,
-            ServerTx {
+            Box::new(ServerTx {
                 key,
                 merge,
                 ack_key: None,
@@ -328,7 +330,7 @@ impl Layer {
                 last: None,
                 pending: None,
                 deadline: None,
-            },
+            }),
         );
         self.drain_server(id);
         id
@@ -499,7 +501,7 @@ impl Layer {
         self.client_keys.insert(key.clone(), id);
         self.clients.insert(
             id,
-            ClientTx {
+            Box::new(ClientTx {
                 key,
                 machine,
                 request,
@@ -508,7 +510,7 @@ impl Layer {
                 ack: None,
                 last_response: None,
                 deadline: None,
-            },
+            }),
         );
         self.drain_client(id);
         id
