@@ -226,8 +226,12 @@ impl Proxy {
             100..=199 => {
                 // Any provisional response, 100 included, makes the branch cancellable (§9.1).
                 c.branches[bi].provisional = true;
-                // §16.7 step 2: a provisional response restarts Timer C.
-                if let Some(old) = c.timer_c.replace(ctx.now + TIMER_C) {
+                // §16.7 step 2: a provisional response "101 to 199 inclusive
+                // (i.e., anything but 100)" restarts Timer C; a 100 only says the
+                // next hop got the request, not that anyone is ringing.
+                if status > 100
+                    && let Some(old) = c.timer_c.replace(ctx.now + TIMER_C)
+                {
                     self.timer_c.remove(&(old, server));
                     self.timer_c.insert((ctx.now + TIMER_C, server));
                 }

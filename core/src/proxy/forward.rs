@@ -13,8 +13,9 @@
 
 use crate::identity::Identity;
 use crate::registrar::Registrar;
+use crate::registrar::bindings::Binding;
 use crate::registrar::register::contact_key;
-use crate::sip::{HeaderName, Message, Method, SipUri, Splice, Uri, Via};
+use crate::sip::{HeaderName, Message, Method, NameAddr, SipUri, Splice, Uri, Via};
 use crate::transaction::Destination;
 use crate::transport::{Flow, Transport};
 use bytes::Bytes;
@@ -61,8 +62,30 @@ pub fn resolve(registrar: &Registrar, uri: &SipUri) -> Option<Destination> {
         .bindings
         .find_by_contact(&contact_key(&Uri::Sip(uri.clone())))
     {
-        return Some(flow_destination(&b.flow));
+        return binding_destination(b);
     }
+    uri_destination(uri)
+}
+
+/// Where to reach a registered contact: over the flow its REGISTER came on
+/// (UDP: that source address, for NAT; a stream: that connection) while the
+/// flow is usable. Once a stream binding's connection closed, the address
+/// its first Path entry (RFC 3327 §5.3) or else its Contact URI names (RFC 3261
+/// §18.2.2): the old connection's source port was the client's ephemeral
+/// port, where nobody listens.
+pub fn binding_destination(b: &Binding) -> Option<Destination> {
+    if b.flow.transport.is_reliable() && b.flow.conn.is_none() {
+        let uri = match b.path.first() {
+            Some(p) => NameAddr::parse(p).ok()?.uri,
+            None => Uri::parse(&b.contact).ok()?,
+        };
+        return uri_destination(uri.as_sip()?);
+    }
+    Some(flow_destination(&b.flow))
+}
+
+/// The destination a URI names by itself (an IP address host or `maddr`).
+fn uri_destination(uri: &SipUri) -> Option<Destination> {
     let host = match uri.maddr() {
         Some(m) => crate::sip::Host::parse(m).ok()?,
         None => uri.host.clone(),
@@ -233,4 +256,59 @@ pub fn stateless_response(identity: &Identity, msg: &Message) -> Option<(Bytes, 
             conn: None,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registrar::BindingId;
+    use crate::transport::ConnId;
+
+    fn binding(contact: &str, conn: Option<u64>, path: &[&str]) -> Binding {
+        Binding {
+            id: BindingId(1),
+            contact: contact.into(),
+            contact_key: contact.into(),
+            q: 1000,
+            expires_at: crate::test_epoch(),
+            call_id: "c".into(),
+            cseq: 1,
+            flow: Flow {
+                transport: Transport::Tcp,
+                local: "192.0.2.1:5060".parse().expect("literal"),
+                remote: "192.0.2.101:49152".parse().expect("literal"),
+                conn: conn.map(ConnId),
+            },
+            instance: None,
+            reg_id: None,
+            path: path.iter().map(|p| (*p).into()).collect(),
+            user_agent: None,
+        }
+    }
+
+    #[test]
+    fn a_binding_is_reached_on_its_connection_while_open_then_at_its_contact() {
+        let b = binding("sip:101@192.0.2.101:5060;transport=tcp", Some(3), &[]);
+        let d = binding_destination(&b).expect("open flow");
+        assert_eq!(d.conn, Some(ConnId(3)));
+        assert_eq!(d.remote, "192.0.2.101:49152".parse().expect("literal"));
+        // The connection closed (RFC 3261 §18.2.2): the Contact's address, not the
+        // old ephemeral source port.
+        let b = binding("sip:101@192.0.2.101:5060;transport=tcp", None, &[]);
+        let d = binding_destination(&b).expect("contact address");
+        assert_eq!(d.conn, None);
+        assert_eq!(d.transport, Transport::Tcp);
+        assert_eq!(d.remote, "192.0.2.101:5060".parse().expect("literal"));
+        // With a Path, its first hop (RFC 3327 §5.3).
+        let b = binding(
+            "sip:101@10.0.0.5",
+            None,
+            &["<sip:192.0.2.50:5070;transport=tcp;lr>"],
+        );
+        let d = binding_destination(&b).expect("path address");
+        assert_eq!(d.remote, "192.0.2.50:5070".parse().expect("literal"));
+        assert_eq!(d.transport, Transport::Tcp);
+        // A host name cannot be resolved here.
+        assert!(binding_destination(&binding("sip:101@phone.example.com", None, &[])).is_none());
+    }
 }

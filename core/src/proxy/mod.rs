@@ -483,14 +483,21 @@ impl Proxy {
         // Highest q first (all are tried in parallel; the order decides branch numbering).
         bindings.sort_by(|a, b| b.q.cmp(&a.q).then(a.id.cmp(&b.id)));
         let bindings = one_per_instance(bindings, |b| b.instance.as_deref());
-        Ok(bindings
+        let targets: Vec<Target> = bindings
             .into_iter()
-            .map(|b| Target {
-                request_uri: Some(b.contact.to_string()),
-                dest: forward::flow_destination(&b.flow),
-                push_routes: b.path.iter().map(|p| p.to_string()).collect(),
+            .filter_map(|b| {
+                Some(Target {
+                    request_uri: Some(b.contact.to_string()),
+                    dest: forward::binding_destination(b)?,
+                    push_routes: b.path.iter().map(|p| p.to_string()).collect(),
+                })
             })
-            .collect())
+            .collect();
+        if targets.is_empty() {
+            // Only bindings whose connection closed and whose contact names no address.
+            return Err((480, "Temporarily Unavailable"));
+        }
+        Ok(targets)
     }
 
     /// OPTIONS and other requests addressed to the server itself.
@@ -561,7 +568,7 @@ impl Proxy {
                     .bindings
                     .lookup(&aor)
                     .first()
-                    .map(|b| forward::flow_destination(&b.flow))
+                    .and_then(forward::binding_destination)
             } else {
                 forward::resolve(ctx.registrar, &u)
             }

@@ -293,6 +293,27 @@ impl Bindings {
         ids.into_iter().filter_map(|id| self.remove(id)).collect()
     }
 
+    /// Connection `conn` closed but its bindings stay (no RFC 5626 flow): they
+    /// no longer ride on it, so requests to them go to the Contact address
+    /// (RFC 3261 §18.2.2), never to the old connection's source port.
+    pub fn detach_conn(&mut self, conn: ConnId) {
+        let Some(ids) = self.by_conn.remove(&conn) else {
+            return;
+        };
+        for id in ids {
+            let Some(aor) = self.by_id.get(&id) else {
+                continue;
+            };
+            if let Some(b) = self
+                .by_aor
+                .get_mut(aor)
+                .and_then(|list| list.iter_mut().find(|b| b.id == id))
+            {
+                b.flow.conn = None;
+            }
+        }
+    }
+
     /// The earliest expiry, for the engine's deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.expiry.first().map(|(t, _)| *t)
@@ -439,5 +460,26 @@ mod tests {
         assert!(s.remove_conn(ConnId(7)).is_empty());
         assert_eq!(s.remove_aor("a@x").len(), 1);
         assert!(s.is_empty() && s.aor_count() == 0 && s.poll_timeout().is_none());
+    }
+
+    #[test]
+    fn detaching_a_connection_keeps_its_bindings_off_it() {
+        let t0 = crate::test_epoch();
+        let mut s = Bindings::new();
+        let t = t0 + Duration::from_secs(60);
+        let mut on7 = nb("sip:a@192.0.2.9;transport=tcp", t, None, None);
+        on7.flow = flow(49152, Some(7));
+        s.upsert("a@x", on7);
+        let mut on8 = nb("sip:b@192.0.2.8;transport=tcp", t, None, None);
+        on8.flow = flow(49153, Some(8));
+        s.upsert("b@x", on8);
+        s.detach_conn(ConnId(7));
+        assert_eq!(s.lookup("a@x")[0].flow.conn, None);
+        assert_eq!(s.lookup("b@x")[0].flow.conn, Some(ConnId(8)));
+        // Nothing rides on 7 any more; 8 is untouched.
+        assert!(s.remove_conn(ConnId(7)).is_empty());
+        assert_eq!(s.len(), 2);
+        s.detach_conn(ConnId(99));
+        assert_eq!(s.remove_conn(ConnId(8)).len(), 1);
     }
 }

@@ -97,7 +97,8 @@ impl Registrar {
 
     /// A connection closed: bindings that can only be reached through it go
     /// (WebSocket clients and RFC 5626 outbound flows, whose contacts are not
-    /// routable on their own).
+    /// routable on their own); the others stay, detached from it, and are
+    /// reached at their Contact address from now on.
     pub fn connection_closed(&mut self, conn: ConnId) {
         let doomed: Vec<BindingId> = self
             .bindings
@@ -122,6 +123,7 @@ impl Registrar {
                 });
             }
         }
+        self.bindings.detach_conn(conn);
     }
 
     /// Clears the bindings of one AOR (`user@domain`, or just `user`); returns how many.

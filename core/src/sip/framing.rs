@@ -97,15 +97,14 @@ impl StreamFramer {
                 let _ = self.buf.split_to(4);
                 return Some(Ok(Frame::Ping));
             }
-            if b.starts_with(b"\r\n\r") {
-                return None; // maybe a ping cut in two
+            // Part of a ping (a lone CRLF too: it may be the first half of a
+            // ping cut by the stream): decide once more bytes show what follows.
+            if b"\r\n\r\n".starts_with(b) {
+                return None;
             }
             if b.starts_with(b"\r\n") {
                 let _ = self.buf.split_to(2);
                 return Some(Ok(Frame::Pong));
-            }
-            if b == b"\r" {
-                return None;
             }
         }
         // Find the empty line ending the headers, one line at a time.
@@ -213,12 +212,42 @@ mod tests {
         assert_eq!(f.next(), Some(Ok(Frame::Message(Bytes::from_static(MSG)))));
         assert_eq!(f.next(), None);
         assert_eq!(f.buffered(), 0);
+        // A lone CRLF waits: it is a pong only once something else follows.
         f.push(b"\r\n");
+        assert_eq!(f.next(), None);
+        f.push(MSG);
         assert_eq!(f.next(), Some(Ok(Frame::Pong)));
+        assert_eq!(f.next(), Some(Ok(Frame::Message(Bytes::from_static(MSG)))));
         f.push(b"\r\n\r");
         assert_eq!(f.next(), None);
         f.push(b"\n");
         assert_eq!(f.next(), Some(Ok(Frame::Ping)));
+    }
+
+    #[test]
+    fn a_ping_cut_into_two_reads_is_still_a_ping() {
+        // RFC 5626 §4.4.1: the ping is CRLF CRLF; TCP may deliver it as two reads.
+        let mut f = framer();
+        f.push(b"\r\n");
+        assert_eq!(f.next(), None);
+        f.push(b"\r\n");
+        assert_eq!(f.next(), Some(Ok(Frame::Ping)));
+        assert_eq!(f.next(), None);
+        assert_eq!(f.buffered(), 0);
+        // Byte by byte too.
+        for b in b"\r\n\r\n" {
+            assert_eq!(f.next(), None);
+            f.push(&[*b]);
+        }
+        assert_eq!(f.next(), Some(Ok(Frame::Ping)));
+        // CR LF CR then not LF: a pong, then the rest is framed as a message
+        // (and fails), instead of waiting for a ping that cannot come.
+        let mut f = framer();
+        f.push(b"\r\n\rX");
+        assert_eq!(f.next(), Some(Ok(Frame::Pong)));
+        f.push(&[b'Y'; 70_000]);
+        assert!(matches!(f.next(), Some(Err(_))));
+        assert!(f.is_failed());
     }
 
     #[test]
