@@ -1,0 +1,7 @@
+//! Settings (placeholder).
+/// x
+#[derive(Debug)]
+pub struct Settings;
+/// x
+#[derive(Debug)]
+pub struct SettingsError;
