@@ -27,4 +27,4 @@ pub use db::{
     SavedBinding, StoredCallRecord, StoredLogEntry, Upsert, validate_username,
 };
 pub use error::StorageError;
-pub use settings::{Settings, SettingsError};
+pub use settings::{LoggingLevel, Rotation, Settings, SettingsError, TransportMode};
