@@ -8,7 +8,7 @@
 //! with `synchronous=NORMAL` (a committed transaction survives a process crash
 //! or `kill -9`; a power cut may lose the last transactions but never corrupts
 //! the file), foreign keys on and a busy timeout, then migrated
-//! ([`schema`]). Every write runs in one `BEGIN IMMEDIATE` transaction; the
+//! (`db/schema.rs`). Every write runs in one `BEGIN IMMEDIATE` transaction; the
 //! storage worker batches many writes into one with [`Db::apply`].
 //!
 //! ## Noticing changes made by another process
@@ -116,6 +116,11 @@ impl Db {
             .map_err(sql)?;
         match schema::migrate(&mut conn).map_err(sql)? {
             schema::Outcome::Current => {}
+            schema::Outcome::Foreign => {
+                return Err(StorageError::NotSwitchboard {
+                    path: path.to_path_buf(),
+                });
+            }
             schema::Outcome::Newer(found) => {
                 return Err(StorageError::NewerSchema {
                     path: path.to_path_buf(),
@@ -232,4 +237,53 @@ fn prepare_parent(path: &Path) -> Result<(), StorageError> {
     }
     std::fs::create_dir_all(parent)
         .map_err(|e| open_err(format!("cannot create directory {}: {e}", parent.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(message: String) -> LogEntry {
+        LogEntry {
+            ts_ms: 1,
+            level: LogLevel::Info,
+            message,
+        }
+    }
+
+    #[test]
+    fn full_database_is_disk_full_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("full.db");
+        let mut db = Db::open(&path).expect("open");
+        // SQLite answers SQLITE_FULL when the page limit is reached, exactly
+        // as when the disk is.
+        let pages: i64 = db
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .expect("page_count");
+        db.conn
+            .pragma_update(None, "max_page_count", pages + 2)
+            .expect("limit");
+        let big = "x".repeat(64 * 1024);
+        let err = db.append_log(&entry(big)).expect_err("full");
+        assert!(matches!(err, StorageError::DiskFull { .. }), "{err:?}");
+        assert!(err.to_string().contains("full.db"), "{err}");
+        // Nothing half-written; small writes still fit.
+        assert!(db.list_log(10).expect("list").is_empty());
+        db.append_log(&entry("small".into())).expect("fits");
+    }
+
+    #[test]
+    fn read_only_connection_is_read_only() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("ro.db");
+        let mut db = Db::open(&path).expect("open");
+        db.conn
+            .pragma_update(None, "query_only", true)
+            .expect("query_only");
+        let err = db.append_log(&entry("x".into())).expect_err("read-only");
+        assert!(matches!(err, StorageError::ReadOnly { .. }), "{err:?}");
+        assert!(err.to_string().contains("ro.db"), "{err}");
+    }
 }

@@ -84,6 +84,16 @@ pub enum StorageError {
         /// The newest version this build can migrate to.
         known: i64,
     },
+    /// The file is a SQLite database of some other program (tables but no
+    /// Switchboard schema version); it is left untouched.
+    #[error(
+        "{} is a SQLite database but not a Switchboard one (it has tables and no schema version); refusing to use it",
+        path.display()
+    )]
+    NotSwitchboard {
+        /// The file.
+        path: PathBuf,
+    },
     /// A stored row holds a value this build cannot interpret (e.g. an
     /// unparsable socket address), so it refuses rather than guess.
     #[error("database {}: bad row in table {table}: {cause}", path.display())]
@@ -154,6 +164,7 @@ impl StorageError {
             | Self::DiskFull { path, .. }
             | Self::ReadOnly { path, .. }
             | Self::NewerSchema { path, .. }
+            | Self::NotSwitchboard { path }
             | Self::BadRow { path, .. }
             | Self::Sqlite { path, .. } => Some(path),
             Self::Invalid { .. } => None,

@@ -498,3 +498,43 @@ fn newer_schema_is_refused() {
     }
     names_file(&err, &path);
 }
+
+#[test]
+fn another_programs_database_is_refused_and_untouched() {
+    let dir = tmp();
+    let path = dir.path().join("other.db");
+    let raw = Connection::open(&path).expect("raw");
+    raw.execute_batch("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT);")
+        .expect("create");
+    drop(raw);
+    let err = Db::open(&path).expect_err("foreign");
+    assert!(
+        matches!(err, StorageError::NotSwitchboard { .. }),
+        "{err:?}"
+    );
+    names_file(&err, &path);
+    let raw = Connection::open(&path).expect("raw");
+    let names: Vec<String> = raw
+        .prepare("SELECT name FROM sqlite_schema ORDER BY name")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(names, ["accounts"], "no tables of ours were added");
+}
+
+#[test]
+fn db_can_move_to_a_worker_thread() {
+    fn is_send<T: Send>() {}
+    is_send::<Db>();
+    let dir = tmp();
+    let path = db_path(&dir);
+    let mut db = Db::open(&path).expect("open");
+    let handle = std::thread::spawn(move || {
+        db.append_log(&log(1, "from the worker")).expect("append");
+        db
+    });
+    let db = handle.join().expect("join");
+    assert_eq!(db.list_log(1).expect("list").len(), 1);
+}

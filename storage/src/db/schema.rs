@@ -4,7 +4,9 @@
 //! in its own transaction together with the `user_version` bump (the version lives
 //! in the file header, page 1, so it commits or rolls back with the step). A file
 //! whose version is higher than `MIGRATIONS.len()` was written by a newer build and
-//! is refused (<https://sqlite.org/pragma.html#pragma_user_version>).
+//! is refused (<https://sqlite.org/pragma.html#pragma_user_version>), and so is a
+//! version-0 file that already has tables: another program's database, which
+//! we must not write our tables into.
 //!
 //! Time columns: `*_at` are unix seconds, `*_ms` unix milliseconds.
 
@@ -100,6 +102,8 @@ pub(crate) enum Outcome {
     Current,
     /// The file is newer than this build.
     Newer(i64),
+    /// Version 0 but with tables: some other program's database.
+    Foreign,
 }
 
 /// Brings the database up to [`LATEST`], one transaction per step.
@@ -123,6 +127,16 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<Outcome> {
                 Some(format!("negative schema version {v}")),
             ));
         };
+        if v == 0 {
+            let tables: i64 = tx.query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
+                [],
+                |r| r.get(0),
+            )?;
+            if tables > 0 {
+                return Ok(Outcome::Foreign);
+            }
+        }
         tx.execute_batch(step)?;
         tx.pragma_update(None, "user_version", v + 1)?;
         tx.commit()?;
