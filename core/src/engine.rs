@@ -440,6 +440,11 @@ impl Engine {
         (self.layer.server_count(), self.layer.client_count())
     }
 
+    /// Transactions still waiting for a final response (see [`Layer::in_flight`]).
+    pub fn in_flight_transactions(&self) -> usize {
+        self.layer.in_flight()
+    }
+
     /// Open stream connections known to the engine.
     pub fn connection_count(&self) -> usize {
         self.conns.len()

@@ -346,6 +346,28 @@ impl Layer {
         self.servers.get(&id).map(|t| t.flow)
     }
 
+    /// Transactions still in progress: server transactions that have not sent a
+    /// final response, client transactions that have not received one. (Completed
+    /// transactions lingering to absorb retransmissions are not counted.) O(n):
+    /// meant for shutdown and diagnostics.
+    pub fn in_flight(&self) -> usize {
+        use super::{client_invite::State as Ci, client_non_invite::State as Cn};
+        let servers = self
+            .servers
+            .keys()
+            .filter(|id| self.server_is_pending(**id))
+            .count();
+        let clients = self
+            .clients
+            .values()
+            .filter(|t| match &t.machine {
+                ClientMachine::Invite(m) => matches!(m.state(), Ci::Calling | Ci::Proceeding),
+                ClientMachine::NonInvite(m) => matches!(m.state(), Cn::Trying | Cn::Proceeding),
+            })
+            .count();
+        servers + clients
+    }
+
     /// Is this server transaction still able to send a final response?
     pub fn server_is_pending(&self, id: TxId) -> bool {
         self.servers.get(&id).is_some_and(|t| match &t.machine {

@@ -1,0 +1,256 @@
+//! Sockets: UDP readers, the TCP acceptor, and one reader and one writer task
+//! per TCP connection. They only move bytes; every decision is the engine's.
+//!
+//! Readers turn what arrives into [`Input`]s on the engine channel. Writers
+//! take bytes from a bounded per-connection queue; a connection whose queue is
+//! full (a peer that does not read) is closed rather than allowed to grow.
+
+use crate::engine_loop::ToEngine;
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+use switchboard_core::{ConnId, Flow, Input, Transport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+/// Messages queued for one connection's writer.
+pub const WRITE_QUEUE: usize = 256;
+
+/// The largest UDP datagram we read (a SIP message over UDP must fit the path MTU;
+/// anything up to 64 KiB is read so the engine can answer 513 if it is too large).
+const UDP_BUF: usize = 65_535;
+
+/// Shared numbering and accounting of stream connections.
+#[derive(Debug, Default)]
+pub struct ConnTable {
+    next: AtomicU64,
+    open: AtomicUsize,
+}
+
+impl ConnTable {
+    /// A fresh id for an accepted connection (below `ConnId::OUTBOUND_BASE`).
+    pub fn next_id(&self) -> ConnId {
+        ConnId(self.next.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// Open connections right now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+}
+
+/// What the engine task holds for one open connection.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    /// The writer's queue.
+    pub writer: mpsc::Sender<Bytes>,
+    /// Wakes the reader to close the connection.
+    pub closer: Arc<Notify>,
+}
+
+impl ConnHandle {
+    /// Closes the connection: the reader stops (reporting the close), and the
+    /// writer ends once its queue is dropped.
+    pub fn close(&self) {
+        self.closer.notify_one();
+    }
+}
+
+/// Reads datagrams from `sock` forever and hands them to the engine.
+pub async fn udp_reader(sock: Arc<UdpSocket>, tx: mpsc::Sender<ToEngine>) {
+    let local = match sock.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("UDP socket has no local address: {e}");
+            return;
+        }
+    };
+    let mut buf = vec![0u8; UDP_BUF];
+    loop {
+        match sock.recv_from(&mut buf).await {
+            Ok((n, remote)) => {
+                let flow = Flow {
+                    transport: Transport::Udp,
+                    local,
+                    remote,
+                    conn: None,
+                };
+                let input = Input::Datagram {
+                    now: Instant::now().into_std(),
+                    flow,
+                    data: Bytes::copy_from_slice(&buf[..n]),
+                };
+                if tx.send(ToEngine::Input(input)).await.is_err() {
+                    return; // engine gone: shutting down
+                }
+            }
+            Err(e) => {
+                // ICMP errors surface here on Linux (e.g. port unreachable); keep reading.
+                tracing::debug!("UDP {local}: receive error: {e}");
+            }
+        }
+    }
+}
+
+/// Limits for stream connections.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    /// Most simultaneous connections; new ones are refused beyond it.
+    pub max_connections: usize,
+    /// A connection with no traffic for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+/// Accepts TCP connections on `listener` until the engine goes away.
+pub async fn tcp_acceptor(
+    listener: TcpListener,
+    tx: mpsc::Sender<ToEngine>,
+    table: Arc<ConnTable>,
+    limits: TcpLimits,
+) {
+    let local = listener.local_addr().ok();
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("TCP accept on {local:?} failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if table.open() >= limits.max_connections {
+            tracing::warn!(
+                "TCP connection from {remote} refused: {} connections open (limit)",
+                table.open()
+            );
+            drop(stream);
+            continue;
+        }
+        let conn = table.next_id();
+        spawn_connection(
+            stream,
+            Transport::Tcp,
+            conn,
+            tx.clone(),
+            table.clone(),
+            limits.idle_timeout,
+        );
+    }
+}
+
+/// Opens an outbound TCP connection the engine asked for.
+pub async fn tcp_connect(
+    conn: ConnId,
+    remote: SocketAddr,
+    tx: mpsc::Sender<ToEngine>,
+    table: Arc<ConnTable>,
+    idle: Duration,
+) {
+    let now = || Instant::now().into_std();
+    match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(remote)).await {
+        Ok(Ok(stream)) => spawn_connection(stream, Transport::Tcp, conn, tx, table, idle),
+        Ok(Err(e)) => {
+            tracing::info!("TCP connect to {remote} failed: {e}");
+            let _ = tx
+                .send(ToEngine::Input(Input::ConnectionClosed {
+                    now: now(),
+                    conn,
+                }))
+                .await;
+        }
+        Err(_) => {
+            tracing::info!("TCP connect to {remote} timed out");
+            let _ = tx
+                .send(ToEngine::Input(Input::ConnectionClosed {
+                    now: now(),
+                    conn,
+                }))
+                .await;
+        }
+    }
+}
+
+/// Runs one connection: registers its writer with the engine, then reads until
+/// EOF, error or idle timeout, and reports the close.
+fn spawn_connection(
+    stream: TcpStream,
+    transport: Transport,
+    conn: ConnId,
+    tx: mpsc::Sender<ToEngine>,
+    table: Arc<ConnTable>,
+    idle: Duration,
+) {
+    let (Ok(local), Ok(remote)) = (stream.local_addr(), stream.peer_addr()) else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    table.open.fetch_add(1, Ordering::Relaxed);
+    let (mut rd, mut wr) = stream.into_split();
+    let (wtx, mut wrx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
+    let closer = Arc::new(Notify::new());
+    let flow = Flow {
+        transport,
+        local,
+        remote,
+        conn: Some(conn),
+    };
+    tokio::spawn(async move {
+        while let Some(data) = wrx.recv().await {
+            if let Err(e) = wr.write_all(&data).await {
+                tracing::debug!("{flow}: write failed: {e}");
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    tokio::spawn(async move {
+        let now = || Instant::now().into_std();
+        let handle = ConnHandle {
+            writer: wtx,
+            closer: closer.clone(),
+        };
+        if tx.send(ToEngine::Opened { flow, handle }).await.is_err() {
+            table.open.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let read = tokio::select! {
+                r = tokio::time::timeout(idle, rd.read(&mut buf)) => r,
+                () = closer.notified() => break,
+            };
+            match read {
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => {
+                    let input = Input::StreamData {
+                        now: now(),
+                        conn,
+                        data: Bytes::copy_from_slice(&buf[..n]),
+                    };
+                    if tx.send(ToEngine::Input(input)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!("{flow}: read failed: {e}");
+                    break;
+                }
+                Err(_) => {
+                    tracing::debug!("{flow}: idle for {idle:?}, closing");
+                    break;
+                }
+            }
+        }
+        table.open.fetch_sub(1, Ordering::Relaxed);
+        let _ = tx
+            .send(ToEngine::Input(Input::ConnectionClosed {
+                now: now(),
+                conn,
+            }))
+            .await;
+    });
+}

@@ -1,0 +1,399 @@
+//! Start-up, the running server, and shutdown.
+//!
+//! Order matters and every step names what failed: settings (already loaded
+//! and validated) → the SIP domain (first-run auto-detection) → the database
+//! (opened, migrated; a database that cannot be read stops the start) →
+//! extensions and saved registrations loaded into the engine → sockets bound
+//! ("cannot bind UDP 0.0.0.0:5060: address in use") → tasks started. SIGTERM or
+//! SIGINT stops accepting, lets in-flight transactions finish within a bound,
+//! flushes storage and exits 0.
+
+use crate::autoconf;
+use crate::engine_loop::EngineLoop;
+use crate::net::{self, ConnTable, TcpLimits};
+use crate::storage_worker;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use switchboard_core::auth::Ha1Set;
+use switchboard_core::registrar::{Extension as CoreExtension, NewBinding};
+use switchboard_core::{Command, Config, Engine, Flow, Listener, Transport};
+use switchboard_storage::{Db, Settings};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+
+/// Depth of the engine's input channel.
+const ENGINE_QUEUE: usize = 8192;
+
+/// A start-up failure: what, and why. Printed as one line; the process exits 1.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Reads 32 bytes of OS entropy for the engine's RNG seed.
+fn os_seed() -> Result<[u8; 32], StartError> {
+    use std::io::Read;
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .map_err(|e| StartError(format!("cannot read /dev/urandom for the random seed: {e}")))?;
+    Ok(seed)
+}
+
+/// The SIP domain: the configured one, or the first-run choice (printed).
+pub fn sip_domain(settings: &Settings) -> String {
+    if !settings.service.sip_domain.is_empty() {
+        return settings.service.sip_domain.clone();
+    }
+    let auto = autoconf::choose(autoconf::first_ipv4());
+    if auto.from_dns {
+        tracing::info!(
+            "SIP domain not set: using {} (reverse DNS of {})",
+            auto.domain,
+            auto.address
+        );
+    } else {
+        tracing::info!(
+            "SIP domain not set: using the address {} (no reverse DNS name)",
+            auto.domain
+        );
+    }
+    auto.domain
+}
+
+/// The addresses to listen on, per transport.
+fn listen_addrs(settings: &Settings) -> Result<Vec<(Transport, SocketAddr)>, StartError> {
+    if settings.service.listen.is_empty() {
+        return Err(StartError("service.listen: no address to listen on".into()));
+    }
+    let mode = settings.service.transport;
+    let mut transports = Vec::new();
+    if mode.udp() {
+        transports.push(Transport::Udp);
+    }
+    if mode.tcp() {
+        transports.push(Transport::Tcp);
+    }
+    let mut out = Vec::new();
+    for ip in &settings.service.listen {
+        for t in &transports {
+            out.push((*t, SocketAddr::new(*ip, settings.service.sip_port)));
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the engine configuration from the settings.
+pub fn engine_config(
+    settings: &Settings,
+    domain: &str,
+    listeners: Vec<Listener>,
+) -> Result<Config, StartError> {
+    let s = &settings.service;
+    let mut cfg = Config::new(domain, listeners);
+    cfg.rng_seed = os_seed()?;
+    cfg.wall_epoch = SystemTime::now();
+    cfg.t1 = Duration::from_millis(u64::from(s.t1_ms));
+    cfg.t2 = Duration::from_millis(u64::from(s.t2_ms));
+    cfg.t4 = Duration::from_millis(u64::from(s.t4_ms));
+    cfg.min_expires = s.min_expires;
+    cfg.max_expires = s.max_expires;
+    cfg.default_expires = s.default_expires;
+    cfg.register_auth = settings.security.sip_authentication;
+    cfg.call_auth =
+        settings.security.sip_authentication && settings.security.authenticate_local_calls;
+    cfg.nonce_lifetime = Duration::from_secs(u64::from(settings.security.nonce_lifetime_s));
+    cfg.validate()
+        .map_err(|e| StartError(format!("invalid settings: {e}")))?;
+    Ok(cfg)
+}
+
+/// Converts a stored extension for the engine.
+pub fn core_extension(e: &switchboard_storage::Extension) -> CoreExtension {
+    let mut x = CoreExtension::new(e.username.clone(), e.ha1_md5.clone(), e.ha1_sha256.clone());
+    x.enabled = e.enabled;
+    x.display_name = (!e.display_name.is_empty()).then(|| e.display_name.clone());
+    x
+}
+
+/// HA1 digests for a new password.
+pub fn ha1(username: &str, realm: &str, password: &str) -> Ha1Set {
+    Ha1Set::from_password(username, realm, password)
+}
+
+fn restore(
+    b: &switchboard_storage::SavedBinding,
+    now: std::time::Instant,
+    now_unix: i64,
+) -> Option<NewBinding> {
+    let left = b.expires_at - now_unix;
+    if left <= 0 {
+        return None;
+    }
+    Some(NewBinding {
+        contact: b.contact.clone().into(),
+        contact_key: b.contact_key.clone().into(),
+        q: b.q,
+        expires_at: now + Duration::from_secs(left as u64),
+        call_id: b.call_id.clone().into(),
+        cseq: b.cseq,
+        flow: Flow {
+            transport: Transport::parse(&b.transport).unwrap_or(Transport::Udp),
+            local: b.local_addr,
+            remote: b.remote_addr,
+            conn: None, // the connection did not survive the restart
+        },
+        instance: b.instance.clone().map(Into::into),
+        reg_id: b.reg_id,
+        path: b.path.iter().map(|p| p.clone().into()).collect(),
+        user_agent: b.user_agent.clone().map(Into::into),
+    })
+}
+
+/// Runs the server until a signal stops it.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let domain = sip_domain(&settings);
+    let db_path = settings.database_path();
+    let mut db = Db::open(&db_path).map_err(|e| StartError(e.to_string()))?;
+    let extensions = db
+        .list_extensions()
+        .map_err(|e| StartError(e.to_string()))?;
+    let now_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let saved = if settings.service.save_registrations {
+        db.load_bindings(now_unix)
+            .map_err(|e| StartError(e.to_string()))?
+    } else {
+        Vec::new()
+    };
+
+    // Bind every socket before anything starts, so a port in use stops the start cleanly.
+    let mut udp = Vec::new();
+    let mut tcp = Vec::new();
+    let mut listeners = Vec::new();
+    for (t, addr) in listen_addrs(&settings)? {
+        match t {
+            Transport::Udp => {
+                let s = bind_udp(addr)?;
+                listeners.push(Listener {
+                    transport: t,
+                    addr: s.local_addr().unwrap_or(addr),
+                    advertise: None,
+                });
+                udp.push(Arc::new(s));
+            }
+            _ => {
+                let l = bind_tcp(addr)?;
+                listeners.push(Listener {
+                    transport: t,
+                    addr: l.local_addr().unwrap_or(addr),
+                    advertise: None,
+                });
+                tcp.push(l);
+            }
+        }
+    }
+    let advertise = advertised_address(&domain);
+    for l in &mut listeners {
+        if l.addr.ip().is_unspecified() {
+            l.advertise = Some(advertise.clone());
+        }
+    }
+    let cfg = engine_config(&settings, &domain, listeners.clone())?;
+    let start = std::time::Instant::now();
+    let mut engine =
+        Engine::new(cfg, start).map_err(|e| StartError(format!("invalid settings: {e}")))?;
+    let mut stale_realm = 0;
+    for e in &extensions {
+        if e.realm != domain {
+            stale_realm += 1;
+        }
+        if let Err(err) = engine.handle_command(start, Command::UpsertExtension(core_extension(e)))
+        {
+            tracing::warn!("extension {:?} skipped: {err}", e.username);
+        }
+    }
+    if stale_realm > 0 {
+        tracing::warn!(
+            "{stale_realm} extensions have passwords set for another SIP domain than {domain}; they cannot authenticate until their passwords are set again (switchboard ext passwd)"
+        );
+    }
+    let mut restored = 0;
+    for b in &saved {
+        if let Some(nb) = restore(b, start, now_unix)
+            && engine
+                .handle_command(
+                    start,
+                    Command::RestoreBinding {
+                        aor: b.aor.clone(),
+                        binding: nb,
+                    },
+                )
+                .is_ok()
+        {
+            restored += 1;
+        }
+    }
+    let (storage, storage_thread) = storage_worker::start(db);
+
+    let (tx, rx) = mpsc::channel(ENGINE_QUEUE);
+    let table = Arc::new(ConnTable::default());
+    let limits = TcpLimits {
+        max_connections: settings.service.max_tcp_connections as usize,
+        idle_timeout: Duration::from_secs(u64::from(settings.service.tcp_idle_timeout_s)),
+    };
+    let mut tasks = Vec::new();
+    for s in &udp {
+        tasks.push(tokio::spawn(net::udp_reader(s.clone(), tx.clone())));
+    }
+    for l in tcp {
+        tasks.push(tokio::spawn(net::tcp_acceptor(
+            l,
+            tx.clone(),
+            table.clone(),
+            limits,
+        )));
+    }
+    tasks.push(tokio::spawn(crate::reload::watch_extensions(
+        db_path.clone(),
+        tx.clone(),
+    )));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let engine_loop = EngineLoop::new(
+        engine,
+        rx,
+        tx.clone(),
+        udp,
+        table,
+        limits.idle_timeout,
+        Some(storage.clone()),
+        settings.service.save_registrations,
+    );
+    let names: Vec<String> = listeners
+        .iter()
+        .map(|l| format!("{} {}", l.transport, l.addr))
+        .collect();
+    tracing::info!(
+        "Switchboard {} serving {domain} on {}; {} extensions, {restored} registrations restored",
+        env!("CARGO_PKG_VERSION"),
+        names.join(", "),
+        extensions.len()
+    );
+    println!(
+        "ready: sip domain {domain}; listening on {}",
+        names.join(", ")
+    );
+    let engine_task = tokio::spawn(engine_loop.run(stop_rx, Duration::from_secs(5)));
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing in-flight transactions (at most 5 s)");
+    for t in &tasks {
+        t.abort(); // stop accepting and reading
+    }
+    let _ = stop_tx.send(true);
+    drop(tx);
+    let engine = engine_task
+        .await
+        .map_err(|e| StartError(format!("engine task failed: {e}")))?;
+    let c = engine.counters();
+    storage.flush();
+    drop(storage);
+    drop(engine);
+    let _ = storage_thread.join();
+    tracing::info!(
+        "stopped: {} requests received, {} calls answered, {} failed",
+        c.requests_received,
+        c.successful_calls,
+        c.failed_calls
+    );
+    Ok(())
+}
+
+/// The host to advertise in Via/Record-Route when listening on every address:
+/// the domain when it is an address, else the first non-loopback IPv4 address.
+fn advertised_address(domain: &str) -> String {
+    if domain.parse::<IpAddr>().is_ok() {
+        domain.to_owned()
+    } else {
+        autoconf::first_ipv4().to_string()
+    }
+}
+
+/// A socket bound the way a SIP server needs: IPv6 sockets IPv6-only (so
+/// `0.0.0.0` and `::` can both be bound on a dual-stack host), address reuse for
+/// TCP restarts, and large UDP buffers so bursts are not dropped by the kernel.
+fn socket_for(addr: SocketAddr, ty: Type, what: &str) -> Result<Socket, StartError> {
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let protocol = if ty == Type::DGRAM {
+        Protocol::UDP
+    } else {
+        Protocol::TCP
+    };
+    let sock = Socket::new(domain, ty, Some(protocol)).map_err(|e| bind_error(what, addr, &e))?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)
+            .map_err(|e| bind_error(what, addr, &e))?;
+    }
+    if ty == Type::STREAM {
+        sock.set_reuse_address(true)
+            .map_err(|e| bind_error(what, addr, &e))?;
+    } else {
+        // Best effort: the kernel caps these at net.core.{r,w}mem_max.
+        let _ = sock.set_recv_buffer_size(8 << 20);
+        let _ = sock.set_send_buffer_size(8 << 20);
+    }
+    sock.set_nonblocking(true)
+        .map_err(|e| bind_error(what, addr, &e))?;
+    sock.bind(&addr.into())
+        .map_err(|e| bind_error(what, addr, &e))?;
+    Ok(sock)
+}
+
+fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, StartError> {
+    let sock = socket_for(addr, Type::DGRAM, "UDP")?;
+    UdpSocket::from_std(sock.into()).map_err(|e| bind_error("UDP", addr, &e))
+}
+
+fn bind_tcp(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    let sock = socket_for(addr, Type::STREAM, "TCP")?;
+    sock.listen(1024).map_err(|e| bind_error("TCP", addr, &e))?;
+    TcpListener::from_std(sock.into()).map_err(|e| bind_error("TCP", addr, &e))
+}
+
+fn bind_error(what: &str, addr: SocketAddr, e: &std::io::Error) -> StartError {
+    let why = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "address in use".to_owned(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)".to_owned()
+        }
+        std::io::ErrorKind::AddrNotAvailable => "address not available on this machine".to_owned(),
+        _ => e.to_string(),
+    };
+    StartError(format!("cannot bind {what} {addr}: {why}"))
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

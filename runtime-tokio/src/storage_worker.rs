@@ -1,0 +1,122 @@
+//! The storage worker: one thread that owns a database connection and applies
+//! the engine's writes in batches (one transaction per batch), so the engine
+//! task never waits for the disk.
+//!
+//! Writes arrive through a bounded channel. When the channel is full the write
+//! is counted as lost and an error is logged — never silently. A failed batch
+//! (disk full, locked database) is reported with the file and the cause.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use switchboard_storage::{Db, Op};
+
+/// Most writes waiting for the worker.
+const QUEUE: usize = 16_384;
+/// Most writes in one transaction.
+const BATCH: usize = 512;
+
+/// Counters shared with the rest of the server.
+#[derive(Debug, Default)]
+pub struct StorageStats {
+    /// Writes applied.
+    pub applied: AtomicU64,
+    /// Writes lost (queue full, or their batch failed).
+    pub lost: AtomicU64,
+}
+
+/// The sending side, cloned wherever writes originate.
+#[derive(Debug, Clone)]
+pub struct StorageTx {
+    tx: SyncSender<Msg>,
+    stats: Arc<StorageStats>,
+}
+
+enum Msg {
+    Op(Box<Op>),
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+impl StorageTx {
+    /// Queues one write; never blocks.
+    pub fn send(&self, op: Op) {
+        match self.tx.try_send(Msg::Op(Box::new(op))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                let n = self.stats.lost.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    tracing::error!(
+                        "storage queue full: {n} writes lost so far (is the disk slow or full?)"
+                    );
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.stats.lost.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Waits until every write queued before this call is applied (or failed).
+    pub fn flush(&self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.tx.send(Msg::Flush(tx)).is_ok() {
+            let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
+        }
+    }
+
+    /// The shared counters.
+    pub fn stats(&self) -> &Arc<StorageStats> {
+        &self.stats
+    }
+}
+
+/// Starts the worker on `db`; returns the sender and the thread handle (it ends
+/// when every sender is dropped).
+pub fn start(db: Db) -> (StorageTx, JoinHandle<()>) {
+    let (tx, rx) = sync_channel(QUEUE);
+    let stats = Arc::new(StorageStats::default());
+    let st = stats.clone();
+    let path = db.path().to_path_buf();
+    let handle = std::thread::Builder::new()
+        .name("storage".into())
+        .spawn(move || run(db, rx, st, path))
+        .expect("spawning the storage thread (only fails when the OS is out of threads)");
+    (StorageTx { tx, stats }, handle)
+}
+
+fn run(mut db: Db, rx: Receiver<Msg>, stats: Arc<StorageStats>, path: PathBuf) {
+    let mut batch: Vec<Op> = Vec::with_capacity(BATCH);
+    let mut waiting: Vec<std::sync::mpsc::Sender<()>> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            match m {
+                Msg::Op(op) => batch.push(*op),
+                Msg::Flush(done) => waiting.push(done),
+            }
+            if batch.len() >= BATCH {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if !batch.is_empty() {
+            match db.apply(&batch) {
+                Ok(()) => {
+                    stats
+                        .applied
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    stats.lost.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    tracing::error!("{} writes to {} lost: {e}", batch.len(), path.display());
+                }
+            }
+            batch.clear();
+        }
+        for w in waiting.drain(..) {
+            let _ = w.send(());
+        }
+    }
+}
