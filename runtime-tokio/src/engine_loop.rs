@@ -7,11 +7,19 @@
 //! datagram, as the network would), stream writes go to the connection's
 //! bounded queue, connects are spawned, events are logged and forwarded to
 //! the storage worker.
+//!
+//! Durability before acknowledgement: when handling one input queued a
+//! binding write (the engine accepted or removed a registration, RFC 3261
+//! §10.3), the bytes that input produced — the 200 among them — are *held*
+//! and a storage barrier is queued behind the write; they are sent when the
+//! storage worker reports the commit. Everything produced later waits behind
+//! them, so the order on the wire is kept. The engine task never waits for the
+//! disk, and a SIGKILL right after a 200 loses no binding it acknowledged.
 
 use crate::events::EventSink;
 use crate::net::{self, ConnHandle, ConnTable};
 use crate::storage_worker::StorageTx;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +64,18 @@ pub struct EngineLoop {
     idle: Duration,
     sink: EventSink,
     udp_dropped: u64,
+    storage: Option<StorageTx>,
+    /// Outputs held until the storage barrier with that id is committed, oldest first.
+    held: VecDeque<(u64, Vec<Held>)>,
+    next_barrier: u64,
+    barrier_tx: mpsc::UnboundedSender<u64>,
+    barrier_rx: mpsc::UnboundedReceiver<u64>,
+}
+
+/// An output waiting for a storage barrier.
+enum Held {
+    Transmit(Transmit),
+    Close(ConnId),
 }
 
 impl std::fmt::Debug for EngineLoop {
@@ -79,6 +99,7 @@ impl EngineLoop {
         storage: Option<StorageTx>,
         save_registrations: bool,
     ) -> Self {
+        let (barrier_tx, barrier_rx) = mpsc::unbounded_channel();
         Self {
             engine,
             rx,
@@ -87,8 +108,13 @@ impl EngineLoop {
             conns: BTreeMap::new(),
             table,
             idle,
-            sink: EventSink::new(storage, save_registrations),
+            sink: EventSink::new(storage.clone(), save_registrations),
             udp_dropped: 0,
+            storage,
+            held: VecDeque::new(),
+            next_barrier: 0,
+            barrier_tx,
+            barrier_rx,
         }
     }
 
@@ -121,6 +147,10 @@ impl EngineLoop {
                     }
                     deadline = self.drain();
                 }
+                Some(id) = self.barrier_rx.recv() => {
+                    self.release(id);
+                    deadline = self.drain();
+                }
                 () = tokio::time::sleep_until(deadline) => {
                     self.engine.handle_input(Input::Timeout(Instant::now().into_std()));
                     deadline = self.drain();
@@ -135,9 +165,24 @@ impl EngineLoop {
                     Some(m) => { self.handle(m); deadline = self.drain(); }
                     None => break,
                 },
+                Some(id) = self.barrier_rx.recv() => {
+                    self.release(id);
+                    deadline = self.drain();
+                }
                 () = tokio::time::sleep_until(deadline.min(end)) => {
                     self.engine.handle_input(Input::Timeout(Instant::now().into_std()));
                     deadline = self.drain();
+                }
+            }
+        }
+        // What is still held goes out once its writes are committed (bounded).
+        let flush_end = Instant::now() + grace;
+        while !self.held.is_empty() {
+            match tokio::time::timeout_at(flush_end, self.barrier_rx.recv()).await {
+                Ok(Some(id)) => self.release(id),
+                _ => {
+                    tracing::warn!("storage did not confirm saved registrations in time");
+                    self.release(u64::MAX);
                 }
             }
         }
@@ -172,28 +217,89 @@ impl EngineLoop {
     }
 
     /// Carries out every pending output; returns the next deadline.
+    ///
+    /// Transmits and closes are collected first; if the input that produced
+    /// them queued a binding write, they are held behind a storage barrier
+    /// (see the module docs), as is everything while older outputs are held.
     fn drain(&mut self) -> Instant {
         loop {
-            match self.engine.poll_output() {
-                Output::Transmit(t) => self.transmit(t),
-                Output::Connect {
-                    conn,
-                    transport,
-                    remote,
-                } => self.connect(conn, transport, remote),
-                Output::Close(conn) => {
-                    if let Some(c) = self.conns.remove(&conn) {
-                        c.close();
-                    }
+            let mut out = Vec::new();
+            let deadline = loop {
+                match self.engine.poll_output() {
+                    Output::Transmit(t) => out.push(Held::Transmit(t)),
+                    Output::Connect {
+                        conn,
+                        transport,
+                        remote,
+                    } => self.connect(conn, transport, remote),
+                    Output::Close(conn) => out.push(Held::Close(conn)),
+                    Output::Event(e) => self.sink.event(&self.engine, e),
+                    Output::Timeout(at) => break Instant::from_std(at),
+                    _ => {}
                 }
-                Output::Event(e) => self.sink.event(&self.engine, e),
-                Output::Timeout(at) => return Instant::from_std(at),
-                _ => {}
+            };
+            let durable = self.sink.take_durable();
+            if out.is_empty() {
+                return deadline;
+            }
+            if durable && let Some(id) = self.barrier() {
+                self.held.push_back((id, out));
+                return deadline;
+            }
+            if let Some((_, last)) = self.held.back_mut() {
+                last.extend(out);
+                return deadline;
+            }
+            if !self.carry_out(out) {
+                return deadline;
+            }
+            // Carrying them out fed the engine an input (a failed send): drain again.
+        }
+    }
+
+    /// Queues a storage barrier; `None` (nothing held) without storage or
+    /// when its queue is full — then everything held goes out now, since the
+    /// writes behind it may never be confirmed.
+    fn barrier(&mut self) -> Option<u64> {
+        let storage = self.storage.as_ref()?;
+        self.next_barrier += 1;
+        let id = self.next_barrier;
+        if storage.barrier(id, &self.barrier_tx) {
+            Some(id)
+        } else {
+            tracing::error!("storage queue full: answering before saved registrations are on disk");
+            self.release(u64::MAX);
+            None
+        }
+    }
+
+    /// Sends what was held behind barriers up to `id` (committed).
+    fn release(&mut self, id: u64) {
+        while self.held.front().is_some_and(|(b, _)| *b <= id) {
+            if let Some((_, out)) = self.held.pop_front() {
+                self.carry_out(out);
             }
         }
     }
 
-    fn transmit(&mut self, t: Transmit) {
+    /// Sends and closes; `true` if that fed the engine an input (drain next).
+    fn carry_out(&mut self, out: Vec<Held>) -> bool {
+        let mut fed = false;
+        for h in out {
+            match h {
+                Held::Transmit(t) => fed |= self.transmit(t),
+                Held::Close(conn) => {
+                    if let Some(c) = self.conns.remove(&conn) {
+                        c.close();
+                    }
+                }
+            }
+        }
+        fed
+    }
+
+    /// Sends `t`; `true` if that fed the engine an input (a failed send).
+    fn transmit(&mut self, t: Transmit) -> bool {
         match t.transport {
             Transport::Udp => {
                 let Some(sock) = self.udp_socket(t.local, t.remote) else {
@@ -202,7 +308,7 @@ impl EngineLoop {
                         t.local.map(|a| a.to_string()).unwrap_or_default(),
                         t.remote
                     );
-                    return;
+                    return false;
                 };
                 if let Err(e) = sock.try_send_to(&t.data, t.remote) {
                     self.udp_dropped += 1;
@@ -214,16 +320,18 @@ impl EngineLoop {
                             transport: Transport::Udp,
                             remote: t.remote,
                         });
+                        return true;
                     }
                 }
+                false
             }
             _ => {
-                let Some(conn) = t.conn else { return };
+                let Some(conn) = t.conn else { return false };
                 let Some(h) = self.conns.get(&conn) else {
                     let now = Instant::now().into_std();
                     self.engine
                         .handle_input(Input::ConnectionClosed { now, conn });
-                    return;
+                    return true;
                 };
                 if h.writer.try_send(t.data).is_err() {
                     tracing::warn!("{conn}: write queue full or closed; closing the connection");
@@ -231,6 +339,7 @@ impl EngineLoop {
                         h.close();
                     }
                 }
+                false
             }
         }
     }

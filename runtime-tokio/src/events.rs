@@ -26,6 +26,8 @@ pub struct EventSink {
     storage: Option<StorageTx>,
     save_registrations: bool,
     calls: BTreeMap<u64, Call>,
+    /// A binding write was queued since [`EventSink::take_durable`] was last called.
+    durable: bool,
 }
 
 fn now_ms() -> i64 {
@@ -63,7 +65,15 @@ impl EventSink {
             storage,
             save_registrations,
             calls: BTreeMap::new(),
+            durable: false,
         }
+    }
+
+    /// Whether a write that must be on disk before the engine's answer leaves
+    /// (a saved or deleted binding: the 200 to a REGISTER acknowledges it) was
+    /// queued since the last call; clears the flag.
+    pub fn take_durable(&mut self) -> bool {
+        std::mem::take(&mut self.durable)
     }
 
     fn store(&self, op: Op) {
@@ -103,6 +113,7 @@ impl EventSink {
                         .find(|b| *b.contact == *contact)
                     {
                         self.store(Op::SaveBinding(saved_binding(&aor, b, now)));
+                        self.durable = true;
                     }
                 }
             }
@@ -128,6 +139,7 @@ impl EventSink {
                         aor,
                         contact_key: key,
                     });
+                    self.durable = true;
                 }
             }
             Event::AuthFailed {

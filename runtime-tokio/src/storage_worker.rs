@@ -5,6 +5,12 @@
 //! Writes arrive through a bounded channel. When the channel is full the write
 //! is counted as lost and an error is logged — never silently. A failed batch
 //! (disk full, locked database) is reported with the file and the cause.
+//!
+//! A *barrier* ([`StorageTx::barrier`]) reports back, without blocking anyone,
+//! once every write queued before it is committed: the engine task holds a
+//! REGISTER's 200 until the binding it acknowledges is on disk (RFC 3261 §10.3
+//! "Save Registrations": a kill -9 loses no acknowledged binding). Batching
+//! still applies: one commit releases every barrier it covers.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,6 +43,26 @@ pub struct StorageTx {
 enum Msg {
     Op(Box<Op>),
     Flush(std::sync::mpsc::Sender<()>),
+    Barrier(u64, tokio::sync::mpsc::UnboundedSender<u64>),
+}
+
+/// Someone waiting for the writes queued before it to be committed.
+enum Waiter {
+    Flush(std::sync::mpsc::Sender<()>),
+    Barrier(u64, tokio::sync::mpsc::UnboundedSender<u64>),
+}
+
+impl Waiter {
+    fn wake(self) {
+        match self {
+            Self::Flush(done) => {
+                let _ = done.send(());
+            }
+            Self::Barrier(id, done) => {
+                let _ = done.send(id);
+            }
+        }
+    }
 }
 
 impl StorageTx {
@@ -56,6 +82,13 @@ impl StorageTx {
                 self.stats.lost.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Asks for `id` to be sent on `done` once every write queued before this
+    /// call is committed (or its batch failed, which is logged). Never blocks;
+    /// `false` if the queue is full or the worker gone (nothing will be sent).
+    pub fn barrier(&self, id: u64, done: &tokio::sync::mpsc::UnboundedSender<u64>) -> bool {
+        self.tx.try_send(Msg::Barrier(id, done.clone())).is_ok()
     }
 
     /// Waits until every write queued before this call is applied (or failed).
@@ -88,13 +121,14 @@ pub fn start(db: Db) -> (StorageTx, JoinHandle<()>) {
 
 fn run(mut db: Db, rx: Receiver<Msg>, stats: Arc<StorageStats>, path: PathBuf) {
     let mut batch: Vec<Op> = Vec::with_capacity(BATCH);
-    let mut waiting: Vec<std::sync::mpsc::Sender<()>> = Vec::new();
+    let mut waiting: Vec<Waiter> = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         while let Some(m) = next.take() {
             match m {
                 Msg::Op(op) => batch.push(*op),
-                Msg::Flush(done) => waiting.push(done),
+                Msg::Flush(done) => waiting.push(Waiter::Flush(done)),
+                Msg::Barrier(id, done) => waiting.push(Waiter::Barrier(id, done)),
             }
             if batch.len() >= BATCH {
                 break;
@@ -116,7 +150,7 @@ fn run(mut db: Db, rx: Receiver<Msg>, stats: Arc<StorageStats>, path: PathBuf) {
             batch.clear();
         }
         for w in waiting.drain(..) {
-            let _ = w.send(());
+            w.wake();
         }
     }
 }
