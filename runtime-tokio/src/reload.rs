@@ -5,6 +5,12 @@
 //! on any commit by another connection, including our own storage worker's),
 //! then the extensions generation counter (moved only by extension writes);
 //! only then are the extensions read and the differences sent to the engine.
+//!
+//! The watcher starts from what the engine was loaded with (the list and the
+//! generation read *before* it at start-up), not from its own first read: a
+//! change committed between the engine's load and the watcher's start (e.g.
+//! `switchboard ext add` right after the ready line) is then seen as a
+//! difference instead of being taken as already known and never sent.
 
 use crate::engine_loop::{ToEngine, command};
 use crate::server::core_extension;
@@ -19,7 +25,14 @@ use tokio::sync::mpsc;
 pub const POLL: Duration = Duration::from_millis(500);
 
 /// Watches the database at `path` and sends extension changes to the engine.
-pub async fn watch_extensions(path: PathBuf, tx: mpsc::Sender<ToEngine>) {
+/// `loaded` is what the engine holds, read after the extensions generation
+/// counter gave `generation`.
+pub async fn watch_extensions(
+    path: PathBuf,
+    tx: mpsc::Sender<ToEngine>,
+    loaded: Vec<Extension>,
+    generation: i64,
+) {
     let db = match Db::open(&path) {
         Ok(db) => db,
         Err(e) => {
@@ -27,23 +40,20 @@ pub async fn watch_extensions(path: PathBuf, tx: mpsc::Sender<ToEngine>) {
             return;
         }
     };
-    let mut known: BTreeMap<String, Extension> = match db.list_extensions() {
-        Ok(v) => v.into_iter().map(|e| (e.username.clone(), e)).collect(),
-        Err(e) => {
-            tracing::error!("extension changes will not be picked up: {e}");
-            return;
-        }
-    };
-    let mut version = db.data_version().unwrap_or(0);
-    let mut generation = db.extensions_generation().unwrap_or(0);
+    let mut known: BTreeMap<String, Extension> =
+        loaded.into_iter().map(|e| (e.username.clone(), e)).collect();
+    let mut generation = generation;
+    // None: compare the generation on the first tick whatever data_version says
+    // (its baseline is this connection's first read, possibly after a change).
+    let mut version: Option<i64> = None;
     let mut tick = tokio::time::interval(POLL);
     loop {
         tick.tick().await;
         let Ok(v) = db.data_version() else { continue };
-        if v == version {
+        if version == Some(v) {
             continue;
         }
-        version = v;
+        version = Some(v);
         let Ok(g) = db.extensions_generation() else {
             continue;
         };
@@ -71,5 +81,61 @@ pub async fn watch_extensions(path: PathBuf, tx: mpsc::Sender<ToEngine>) {
             let _ = command(&tx, Command::RemoveExtension(user.clone())).await;
         }
         known = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ext(user: &str) -> Extension {
+        Extension::new(user, "example.test", "0".repeat(32), "0".repeat(64))
+    }
+
+    /// The next extension command the watcher sends (answered), within 3 s.
+    async fn next_upsert(rx: &mut mpsc::Receiver<ToEngine>) -> String {
+        let msg = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .expect("a command within 3 s")
+            .expect("the watcher is running");
+        match msg {
+            ToEngine::Command(Command::UpsertExtension(e), reply) => {
+                if let Some(r) = reply {
+                    let _ = r.send(Ok(()));
+                }
+                e.username
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_between_load_and_watcher_start_is_sent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sb.db");
+        let mut db = Db::open(&path).expect("open");
+        db.upsert_extension(&ext("101")).expect("add 101");
+        // What the engine was loaded with…
+        let generation = db.extensions_generation().expect("generation");
+        let loaded = db.list_extensions().expect("list");
+        // …then another process adds 103 before the watcher has started.
+        db.upsert_extension(&ext("103")).expect("add 103");
+        let (tx, mut rx) = mpsc::channel(8);
+        let task = tokio::spawn(watch_extensions(path, tx, loaded, generation));
+        assert_eq!(next_upsert(&mut rx).await, "103");
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_change_after_start_is_sent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sb.db");
+        let mut db = Db::open(&path).expect("open");
+        let generation = db.extensions_generation().expect("generation");
+        let (tx, mut rx) = mpsc::channel(8);
+        let task = tokio::spawn(watch_extensions(path, tx, Vec::new(), generation));
+        db.upsert_extension(&ext("104")).expect("add 104");
+        assert_eq!(next_upsert(&mut rx).await, "104");
+        task.abort();
     }
 }

@@ -161,6 +161,11 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let domain = sip_domain(&settings);
     let db_path = settings.database_path();
     let mut db = Db::open(&db_path).map_err(|e| StartError(e.to_string()))?;
+    // Read before the list: a change committed in between moves it, and the
+    // extension watcher then compares again.
+    let ext_generation = db
+        .extensions_generation()
+        .map_err(|e| StartError(e.to_string()))?;
     let extensions = db
         .list_extensions()
         .map_err(|e| StartError(e.to_string()))?;
@@ -264,6 +269,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     tasks.push(tokio::spawn(crate::reload::watch_extensions(
         db_path.clone(),
         tx.clone(),
+        extensions.clone(),
+        ext_generation,
     )));
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine_loop = EngineLoop::new(
