@@ -73,6 +73,8 @@ pub(crate) struct Env {
     pub service_extra: String,
     /// Extra sections appended to the settings file.
     pub extra: String,
+    /// `storage.data_dir` (default: `data` in the directory).
+    pub data_dir: PathBuf,
     runs: u32,
 }
 
@@ -84,12 +86,14 @@ impl Env {
             .tempdir()
             .expect("creating a temporary directory");
         let config = dir.path().join("switchboard.toml");
+        let data_dir = dir.path().join("data");
         let mut env = Self {
             dir,
             port: free_port(),
             config,
             service_extra: String::new(),
             extra: String::new(),
+            data_dir,
             runs: 0,
         };
         env.write_settings();
@@ -103,7 +107,7 @@ impl Env {
 
     /// The database file.
     pub(crate) fn db_path(&self) -> PathBuf {
-        self.dir().join("data").join("switchboard.db")
+        self.data_dir.join("switchboard.db")
     }
 
     /// The server's SIP address.
@@ -119,8 +123,11 @@ impl Env {
              save_registrations = true\n{}\n\
              [security]\nsip_authentication = true\nauthenticate_local_calls = true\n\n\
              [logging]\nlevel = \"developer\"\ndirectory = \"{d}/logs\"\n\n\
-             [storage]\ndata_dir = \"{d}/data\"\n\n{}",
-            self.port, self.service_extra, self.extra
+             [storage]\ndata_dir = \"{}\"\n\n{}",
+            self.port,
+            self.service_extra,
+            self.data_dir.display(),
+            self.extra
         )
     }
 
@@ -650,19 +657,27 @@ impl Ua {
         granted
     }
 
-    /// Sends OPTIONS to the server itself and returns the final response.
-    pub(crate) fn options(&mut self) -> Message {
+    /// An OPTIONS to the server itself (§11) with `call_id`.
+    pub(crate) fn options_request(&self, call_id: &str) -> Bytes {
         let (via, _) = self.via();
-        let req = RequestBuilder::new(&Method::Options, &format!("sip:{DOMAIN}"))
+        RequestBuilder::new(&Method::Options, &format!("sip:{DOMAIN}"))
             .header(HeaderName::Via, via)
             .header(HeaderName::MaxForwards, 70)
             .header(HeaderName::From, format!("<{}>;tag={}", self.aor(), self.tag()))
             .header(HeaderName::To, format!("<sip:{DOMAIN}>"))
-            .header(HeaderName::CallId, format!("opt-{}@127.0.0.1", unique()))
+            .header(HeaderName::CallId, call_id)
             .header(HeaderName::CSeq, "1 OPTIONS")
-            .build();
+            .build()
+    }
+
+    /// Sends OPTIONS to the server itself and returns the final response.
+    pub(crate) fn options(&mut self) -> Message {
+        let call_id = format!("opt-{}@127.0.0.1", unique());
+        let req = self.options_request(&call_id);
         self.send(&req);
-        self.expect_response(Method::Options)
+        self.expect("response to OPTIONS", MSG_TIMEOUT, |m| {
+            !m.is_request() && m.call_id() == call_id && m.status() != Some(100)
+        })
     }
 }
 
