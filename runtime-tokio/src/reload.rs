@@ -40,8 +40,10 @@ pub async fn watch_extensions(
             return;
         }
     };
-    let mut known: BTreeMap<String, Extension> =
-        loaded.into_iter().map(|e| (e.username.clone(), e)).collect();
+    let mut known: BTreeMap<String, Extension> = loaded
+        .into_iter()
+        .map(|e| (e.username.clone(), e))
+        .collect();
     let mut generation = generation;
     // None: compare the generation on the first tick whatever data_version says
     // (its baseline is this connection's first read, possibly after a change).

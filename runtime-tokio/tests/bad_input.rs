@@ -57,7 +57,10 @@ fn malformed_datagrams_get_400_or_are_dropped_and_service_goes_on() {
     let mut before = Vec::new();
     loop {
         let left = end.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "no 200 to OPTIONS after the junk; got {before:?}");
+        assert!(
+            !left.is_zero(),
+            "no 200 to OPTIONS after the junk; got {before:?}"
+        );
         junk.set_read_timeout(Some(left)).expect("set_read_timeout");
         let Ok(n) = junk.recv(&mut buf) else { continue };
         let got = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned();
@@ -84,7 +87,9 @@ fn closed_within(stream: &mut TcpStream, limit: Duration) -> (bool, Vec<u8>) {
         if left.is_zero() {
             return (false, got);
         }
-        stream.set_read_timeout(Some(left)).expect("set_read_timeout");
+        stream
+            .set_read_timeout(Some(left))
+            .expect("set_read_timeout");
         match stream.read(&mut buf) {
             Ok(0) => return (true, got),
             Ok(n) => got.extend_from_slice(buf.get(..n).unwrap_or_default()),
@@ -129,7 +134,11 @@ fn tcp_garbage_without_content_length_is_disconnected() {
         .as_bytes(),
     );
     let (closed, got) = closed_within(&mut s, MSG_TIMEOUT);
-    assert!(closed, "still open; received: {}", String::from_utf8_lossy(&got));
+    assert!(
+        closed,
+        "still open; received: {}",
+        String::from_utf8_lossy(&got)
+    );
 
     // An endless header line: disconnected at the size limit, not buffered forever.
     let mut s = TcpStream::connect(server.addr).expect("connect");
@@ -141,7 +150,10 @@ fn tcp_garbage_without_content_length_is_disconnected() {
         }
     }
     let (closed, _) = closed_within(&mut s, MSG_TIMEOUT);
-    assert!(closed, "a 256 KiB header line did not get the connection closed");
+    assert!(
+        closed,
+        "a 256 KiB header line did not get the connection closed"
+    );
 
     // Service goes on, over UDP and over a new TCP connection.
     let mut ua = Ua::udp(server.addr, "101", "secret-101");
@@ -155,7 +167,9 @@ fn unknown_settings_key_stops_the_start() {
     let mut env = Env::new();
     env.service_extra = "sip_prot = 5070".into();
     env.write_settings();
-    let f = Server::try_start(&mut env).err().expect("the server must refuse to start");
+    let f = Server::try_start(&mut env)
+        .err()
+        .expect("the server must refuse to start");
     let status = f.status.expect("it exits");
     assert!(!status.success(), "exit status {status}");
     assert!(
@@ -172,7 +186,9 @@ fn udp_port_in_use_stops_the_start() {
     let _holder = UdpSocket::bind(("127.0.0.1", port)).expect("holding the UDP port");
     env.port = port;
     env.write_settings();
-    let f = Server::try_start(&mut env).err().expect("the server must refuse to start");
+    let f = Server::try_start(&mut env)
+        .err()
+        .expect("the server must refuse to start");
     assert!(!f.status.expect("it exits").success());
     let want = format!("cannot bind UDP 127.0.0.1:{port}: address in use");
     assert!(f.stderr.contains(&want), "want {want:?} in: {}", f.stderr);
@@ -185,7 +201,9 @@ fn tcp_port_in_use_stops_the_start() {
     let _holder = TcpListener::bind(("127.0.0.1", port)).expect("holding the TCP port");
     env.port = port;
     env.write_settings();
-    let f = Server::try_start(&mut env).err().expect("the server must refuse to start");
+    let f = Server::try_start(&mut env)
+        .err()
+        .expect("the server must refuse to start");
     assert!(!f.status.expect("it exits").success());
     let want = format!("cannot bind TCP 127.0.0.1:{port}: address in use");
     assert!(f.stderr.contains(&want), "want {want:?} in: {}", f.stderr);
@@ -198,7 +216,9 @@ fn data_dir_under_a_regular_file_stops_the_start() {
     std::fs::write(&file, b"just a file\n").expect("writing the file");
     env.data_dir = file.join("data");
     env.write_settings();
-    let f = Server::try_start(&mut env).err().expect("the server must refuse to start");
+    let f = Server::try_start(&mut env)
+        .err()
+        .expect("the server must refuse to start");
     assert!(!f.status.expect("it exits").success());
     assert!(
         f.stderr.contains(&file.display().to_string()),

@@ -16,17 +16,33 @@ fn check_config_prints_the_effective_settings() {
     let out = run(&["-c", &config_arg(&env), "check-config"]);
     assert!(out.status.success(), "{}\n{}", out.status, out.stderr);
     assert!(out.stdout.contains("settings: OK"), "{}", out.stdout);
-    assert!(out.stdout.contains(&format!("sip domain: {DOMAIN}")), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("sip domain: {DOMAIN}")),
+        "{}",
+        out.stdout
+    );
     // The keys of the file…
     assert!(
         out.stdout.contains(&format!("sip_port = {}", env.port)),
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("listen = [\"127.0.0.1\"]"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("listen = [\"127.0.0.1\"]"),
+        "{}",
+        out.stdout
+    );
     // …and the defaults of the keys it leaves out.
-    for default in ["t1_ms = 500", "max_expires = 3600", "nonce_lifetime_s = 300"] {
-        assert!(out.stdout.contains(default), "{default} missing: {}", out.stdout);
+    for default in [
+        "t1_ms = 500",
+        "max_expires = 3600",
+        "nonce_lifetime_s = 300",
+    ] {
+        assert!(
+            out.stdout.contains(default),
+            "{default} missing: {}",
+            out.stdout
+        );
     }
     // The database was checked (and created) too.
     assert!(out.stdout.contains("0 extensions"), "{}", out.stdout);
@@ -75,7 +91,14 @@ fn ext_add_list_remove() {
     let env = Env::new();
     env.add_extension("101", "pw");
     let out = run_with_stdin(
-        &["-c", &config_arg(&env), "ext", "add", "bad;name", "--password-stdin"],
+        &[
+            "-c",
+            &config_arg(&env),
+            "ext",
+            "add",
+            "bad;name",
+            "--password-stdin",
+        ],
         "pw\n",
     );
     assert!(!out.status.success(), "a ';' in a username is refused");

@@ -14,8 +14,12 @@ fn register_over_udp_with_digest() {
     env.add_extension("101", "secret-101");
     let server = Server::start(&mut env);
     assert!(
-        server.ready.contains(&format!("UDP 127.0.0.1:{}", env.port))
-            && server.ready.contains(&format!("TCP 127.0.0.1:{}", env.port)),
+        server
+            .ready
+            .contains(&format!("UDP 127.0.0.1:{}", env.port))
+            && server
+                .ready
+                .contains(&format!("TCP 127.0.0.1:{}", env.port)),
         "{}",
         server.ready
     );

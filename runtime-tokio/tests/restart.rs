@@ -73,7 +73,9 @@ fn burst_of_registrations_survives_sigkill() {
     let server = Server::try_start(&mut env)
         .unwrap_or_else(|f| panic!("restart on port {} failed: {f:?}", env.port));
     assert!(
-        server.stderr().contains(&format!("{N} registrations restored")),
+        server
+            .stderr()
+            .contains(&format!("{N} registrations restored")),
         "{}",
         server.stderr()
     );

@@ -408,7 +408,13 @@ impl Ua {
         Self::with_link(server, user, password, link, local)
     }
 
-    fn with_link(server: SocketAddr, user: &str, password: &str, link: Link, local: SocketAddr) -> Self {
+    fn with_link(
+        server: SocketAddr,
+        user: &str,
+        password: &str,
+        link: Link,
+        local: SocketAddr,
+    ) -> Self {
         let n = unique();
         Self {
             user: user.to_owned(),
@@ -453,7 +459,11 @@ impl Ua {
     pub(crate) fn via(&self) -> (String, String) {
         let branch = format!("z9hG4bK-e2e-{}-{}", self.user, unique());
         (
-            format!("SIP/2.0/{} {};branch={branch};rport", self.transport(), self.local),
+            format!(
+                "SIP/2.0/{} {};branch={branch};rport",
+                self.transport(),
+                self.local
+            ),
             branch,
         )
     }
@@ -514,7 +524,9 @@ impl Ua {
                 if left.is_zero() {
                     return None;
                 }
-                stream.set_read_timeout(Some(left)).expect("set_read_timeout");
+                stream
+                    .set_read_timeout(Some(left))
+                    .expect("set_read_timeout");
                 let mut buf = [0u8; 16 * 1024];
                 match stream.read(&mut buf) {
                     Ok(0) => panic!("the server closed our TCP connection"),
@@ -575,10 +587,18 @@ impl Ua {
 
     /// Credentials answering the 401/407 `resp` for `method` to `uri`:
     /// the header to add and its value.
-    pub(crate) fn credentials(&self, resp: &Message, method: &str, uri: &str) -> (HeaderName, String) {
+    pub(crate) fn credentials(
+        &self,
+        resp: &Message,
+        method: &str,
+        uri: &str,
+    ) -> (HeaderName, String) {
         let (ask, answer) = match resp.status() {
             Some(401) => (HeaderName::WwwAuthenticate, HeaderName::Authorization),
-            Some(407) => (HeaderName::ProxyAuthenticate, HeaderName::ProxyAuthorization),
+            Some(407) => (
+                HeaderName::ProxyAuthenticate,
+                HeaderName::ProxyAuthorization,
+            ),
             other => panic!("not a challenge: {other:?}"),
         };
         let ch = pick_challenge(resp.header_values(ask))
@@ -603,7 +623,10 @@ impl Ua {
         let mut b = RequestBuilder::new(&Method::Register, &format!("sip:{DOMAIN}"))
             .header(HeaderName::Via, via)
             .header(HeaderName::MaxForwards, 70)
-            .header(HeaderName::From, format!("<{}>;tag={}", self.aor(), self.reg_tag))
+            .header(
+                HeaderName::From,
+                format!("<{}>;tag={}", self.aor(), self.reg_tag),
+            )
             .header(HeaderName::To, format!("<{}>", self.aor()))
             .header(HeaderName::CallId, &self.reg_call_id)
             .header(HeaderName::CSeq, format!("{} REGISTER", self.reg_cseq))
@@ -663,7 +686,10 @@ impl Ua {
         RequestBuilder::new(&Method::Options, &format!("sip:{DOMAIN}"))
             .header(HeaderName::Via, via)
             .header(HeaderName::MaxForwards, 70)
-            .header(HeaderName::From, format!("<{}>;tag={}", self.aor(), self.tag()))
+            .header(
+                HeaderName::From,
+                format!("<{}>;tag={}", self.aor(), self.tag()),
+            )
             .header(HeaderName::To, format!("<sip:{DOMAIN}>"))
             .header(HeaderName::CallId, call_id)
             .header(HeaderName::CSeq, "1 OPTIONS")
@@ -756,19 +782,32 @@ pub(crate) fn call(caller: &mut Ua, callee: &mut Ua, server_port: u16) -> CallDo
     let auth = caller.credentials(&challenge, "INVITE", &target);
     caller.send(&invite(caller, 2, Some(auth)));
     let inv = callee.expect_request(Method::Invite);
-    assert_eq!(inv.request_uri(), Some(callee.contact_uri().as_str()), "{}", text(&inv));
+    assert_eq!(
+        inv.request_uri(),
+        Some(callee.contact_uri().as_str()),
+        "{}",
+        text(&inv)
+    );
     assert_eq!(inv.call_id(), call_id);
     assert_eq!(inv.max_forwards(), Ok(Some(69)), "Max-Forwards decremented");
     let vias = elements(&inv, HeaderName::Via);
-    assert_eq!(vias.len(), 2, "the proxy's Via on top of the caller's: {vias:?}");
+    assert_eq!(
+        vias.len(),
+        2,
+        "the proxy's Via on top of the caller's: {vias:?}"
+    );
     let top = vias.first().expect("two Vias");
     assert!(
-        top.starts_with(&format!("SIP/2.0/{} 127.0.0.1:{server_port};", callee.transport())),
+        top.starts_with(&format!(
+            "SIP/2.0/{} 127.0.0.1:{server_port};",
+            callee.transport()
+        )),
         "top Via is the proxy's over the callee's transport: {top}"
     );
     assert!(top.contains("branch=z9hG4bK"), "RFC 3261 branch: {top}");
     assert!(
-        vias.get(1).is_some_and(|v| v.contains(&caller.local().to_string())),
+        vias.get(1)
+            .is_some_and(|v| v.contains(&caller.local().to_string())),
         "second Via is the caller's: {vias:?}"
     );
     let rr = elements(&inv, HeaderName::RecordRoute);
@@ -799,9 +838,16 @@ pub(crate) fn call(caller: &mut Ua, callee: &mut Ua, server_port: u16) -> CallDo
     callee.send(&ok);
     let r200 = caller.expect_response(Method::Invite);
     assert_eq!(r200.status(), Some(200), "{}", text(&r200));
-    assert_eq!(elements(&r200, HeaderName::Via).len(), 1, "the proxy removed its Via");
+    assert_eq!(
+        elements(&r200, HeaderName::Via).len(),
+        1,
+        "the proxy removed its Via"
+    );
     assert_eq!(r200.to_tag(), Some(to_tag.as_str()));
-    assert!(r200.body().starts_with(b"v=0"), "the SDP answer is forwarded");
+    assert!(
+        r200.body().starts_with(b"v=0"),
+        "the SDP answer is forwarded"
+    );
 
     // 4. The caller's route set is the Record-Route of the 2xx, reversed (§12.1.2).
     let mut routes = elements(&r200, HeaderName::RecordRoute);
@@ -831,13 +877,21 @@ pub(crate) fn call(caller: &mut Ua, callee: &mut Ua, server_port: u16) -> CallDo
     let ack = callee.expect_request(Method::Ack);
     assert_eq!(ack.call_id(), call_id);
     assert_eq!(ack.request_uri(), Some(callee.contact_uri().as_str()));
-    assert_eq!(ack.header_count(HeaderName::Route), 0, "the proxy consumed its Route");
+    assert_eq!(
+        ack.header_count(HeaderName::Route),
+        0,
+        "the proxy consumed its Route"
+    );
 
     // 5. The caller hangs up.
     caller.send(&in_dialog(caller, Method::Bye, 3));
     let bye = callee.expect_request(Method::Bye);
     assert_eq!(bye.call_id(), call_id);
-    assert_eq!(bye.header_count(HeaderName::Route), 0, "the proxy consumed its Route");
+    assert_eq!(
+        bye.header_count(HeaderName::Route),
+        0,
+        "the proxy consumed its Route"
+    );
     callee.send(&ResponseBuilder::for_request(&bye, 200, "OK").build());
     let bye_ok = caller.expect_response(Method::Bye);
     assert_eq!(bye_ok.status(), Some(200), "{}", text(&bye_ok));
