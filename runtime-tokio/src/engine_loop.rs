@@ -130,6 +130,12 @@ impl EngineLoop {
                         break;
                     }
                 }
+                // Before new input: under load the input channel is always
+                // ready, and held answers must not wait for it to run dry.
+                Some(id) = self.barrier_rx.recv() => {
+                    self.release(id);
+                    deadline = self.drain();
+                }
                 msg = self.rx.recv() => {
                     let Some(msg) = msg else { break };
                     self.handle(msg);
@@ -145,10 +151,6 @@ impl EngineLoop {
                             Err(_) => break,
                         }
                     }
-                    deadline = self.drain();
-                }
-                Some(id) = self.barrier_rx.recv() => {
-                    self.release(id);
                     deadline = self.drain();
                 }
                 () = tokio::time::sleep_until(deadline) => {
