@@ -77,7 +77,7 @@ sipp_run() {
   (cd "$T" && timeout 120 sipp "$REG" -i 127.0.0.1 -nostdin -trace_err \
     -error_file "$T/$name.errors" "$@" > "$T/$name.sipp" 2>&1)
   local rc=$?
-  [ $rc = 0 ] || { echo "sipp $name exited $rc"; tail -5 "$T/$name.errors" 2> /dev/null; }
+  [ $rc = 0 ] || { echo "sipp $name exited $rc"; tail -5 "$T/$name.errors" 2> /dev/null; echo; }
   return $rc
 }
 
