@@ -4,6 +4,7 @@
 //! key); tests build it in code. [`Config::validate`] rejects impossible values
 //! with the name of the setting, so a bad configuration never starts.
 
+use crate::auth::Algorithm;
 use crate::transport::Transport;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -53,6 +54,10 @@ pub struct Config {
     pub call_auth: bool,
     /// How long a nonce stays fresh before `stale=true`, default 300 s.
     pub nonce_lifetime: Duration,
+    /// Digest algorithms challenged with, most preferred first; default
+    /// SHA-256 then MD5 (RFC 8760 §2.4). `[Md5]` suits clients that only read
+    /// the first challenge; credentials in an algorithm not listed are refused.
+    pub digest_algorithms: Vec<Algorithm>,
     /// Record-Route every dialog-creating request so in-dialog requests pass through us.
     pub record_route: bool,
     /// Maximum SIP message size in bytes, default 65,536.
@@ -79,6 +84,7 @@ impl Config {
             register_auth: true,
             call_auth: true,
             nonce_lifetime: Duration::from_secs(300),
+            digest_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             record_route: true,
             max_message_size: 65_536,
             server_name: concat!("Switchboard/", env!("CARGO_PKG_VERSION")).to_owned(),
@@ -137,6 +143,19 @@ impl Config {
                 format!("{:?} is shorter than 10 s", self.nonce_lifetime),
             );
         }
+        if self.digest_algorithms.is_empty() {
+            return bad("digest_algorithms", "at least one is required".into());
+        }
+        if let Some((i, a)) = self.digest_algorithms.iter().enumerate().find(|(i, a)| {
+            self.digest_algorithms
+                .get(..*i)
+                .is_some_and(|p| p.contains(a))
+        }) {
+            return bad(
+                "digest_algorithms",
+                format!("{a:?} is listed twice (at {i})"),
+            );
+        }
         if !(1_500..=1 << 20).contains(&self.max_message_size) {
             return bad(
                 "max_message_size",
@@ -189,5 +208,12 @@ mod tests {
         let mut c = base();
         c.domain = "bad domain".into();
         assert_eq!(c.validate().map_err(|e| e.key), Err("domain"));
+        let mut c = base();
+        c.digest_algorithms.clear();
+        assert_eq!(c.validate().map_err(|e| e.key), Err("digest_algorithms"));
+        c.digest_algorithms = vec![Algorithm::Md5, Algorithm::Md5];
+        assert_eq!(c.validate().map_err(|e| e.key), Err("digest_algorithms"));
+        c.digest_algorithms = vec![Algorithm::Md5];
+        assert_eq!(c.validate(), Ok(()));
     }
 }

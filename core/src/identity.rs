@@ -52,6 +52,21 @@ impl Identity {
         }
     }
 
+    /// Is `host:port` (a Request-URI's) in our domain, so that it means one of
+    /// our users or the server itself? As [`is_our_domain`](Self::is_our_domain),
+    /// except that an address host with an explicit port we do not listen on
+    /// names another program on that machine (a softphone on the server's own
+    /// host, `sip:192.0.2.1:5062`), not us: requests to it are forwarded.
+    pub fn is_our_domain_uri(&self, host: &Host, port: Option<u16>) -> bool {
+        if !self.is_our_domain(host) {
+            return false;
+        }
+        match (host, port) {
+            (Host::Domain(_), _) | (_, None) => true,
+            (_, Some(p)) => self.listeners.iter().any(|l| l.addr.port() == p),
+        }
+    }
+
     fn is_our_ip(&self, ip: IpAddr) -> bool {
         self.is_alias_ip(ip)
             || self.domain_is_ip(ip)
@@ -187,6 +202,29 @@ mod tests {
                 "{h}"
             );
         }
+    }
+
+    #[test]
+    fn an_address_with_a_port_we_do_not_listen_on_is_not_our_domain() {
+        let id = identity();
+        let v4 = Host::parse("192.0.2.1").expect("valid host");
+        assert!(id.is_our_domain_uri(&v4, None), "sip:101@192.0.2.1");
+        assert!(id.is_our_domain_uri(&v4, Some(5060)));
+        assert!(
+            id.is_our_domain_uri(&v4, Some(5070)),
+            "a port of another listener"
+        );
+        assert!(
+            !id.is_our_domain_uri(&v4, Some(5062)),
+            "a softphone on our host"
+        );
+        let name = Host::parse("example.com").expect("valid host");
+        assert!(
+            id.is_our_domain_uri(&name, Some(5062)),
+            "names ignore the port"
+        );
+        let other = Host::parse("192.0.2.2").expect("valid host");
+        assert!(!id.is_our_domain_uri(&other, None));
     }
 
     #[test]

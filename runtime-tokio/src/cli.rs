@@ -33,6 +33,11 @@ pub enum Cmd {
 pub enum ExtCmd {
     /// Add an extension (or replace one with the same username).
     Add(ExtAdd),
+    /// Add (or replace) many extensions from a CSV file in one transaction:
+    /// one `username,password[,display name]` a line; blank lines, `#` comments
+    /// and a `username,password…` header line are skipped. Any bad line stops
+    /// the import (naming the line) and nothing is written.
+    Import(ExtImport),
     /// List extensions.
     List,
     /// Remove an extension.
@@ -69,6 +74,19 @@ pub struct ExtAdd {
     pub no_external: bool,
 }
 
+/// `switchboard ext import`
+#[derive(Debug, Args)]
+pub struct ExtImport {
+    /// The CSV file; `-` reads standard input.
+    pub file: PathBuf,
+    /// Create them disabled.
+    #[arg(long)]
+    pub disabled: bool,
+    /// Do not allow calls that leave through a route.
+    #[arg(long)]
+    pub no_external: bool,
+}
+
 /// Reads a password without echoing it: from a prompt (asked twice) on a
 /// terminal, or one line from standard input.
 pub fn read_password(from_stdin: bool, username: &str) -> Result<String, String> {
@@ -88,11 +106,17 @@ pub fn read_password(from_stdin: bool, username: &str) -> Result<String, String>
         }
         a
     };
+    check_password(&pw)?;
+    Ok(pw)
+}
+
+/// The rules every password follows, however it was given: not empty, no `;`.
+pub fn check_password(pw: &str) -> Result<(), String> {
     if pw.is_empty() {
         return Err("the password is empty".into());
     }
     if pw.contains(';') {
         return Err("the password may not contain ';'".into());
     }
-    Ok(pw)
+    Ok(())
 }

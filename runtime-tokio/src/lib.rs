@@ -8,7 +8,7 @@
 //! ```text
 //! switchboard [--config FILE]            run the server (default)
 //! switchboard check-config               validate settings and database, print them
-//! switchboard ext add|list|remove|passwd manage extensions
+//! switchboard ext add|import|list|remove|passwd  manage extensions
 //! ```
 
 #![forbid(unsafe_code)]

@@ -151,6 +151,21 @@ pub struct Security {
     pub authenticate_local_calls: bool,
     /// How long a nonce stays fresh, seconds (then `stale=true`).
     pub nonce_lifetime_s: u32,
+    /// Digest algorithms offered in 401/407 challenges, most preferred first
+    /// (RFC 8760 §2.4). `["MD5"]` suits clients that only read the first
+    /// challenge (sipp, older phones); answers in other algorithms are refused.
+    pub digest_algorithms: Vec<DigestAlgorithm>,
+}
+
+/// A digest algorithm (RFC 7616 §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DigestAlgorithm {
+    /// `SHA-256` (RFC 7616, RFC 8760).
+    #[serde(rename = "SHA-256", alias = "sha-256")]
+    Sha256,
+    /// `MD5` (RFC 2617), what most deployed phones use.
+    #[serde(rename = "MD5", alias = "md5")]
+    Md5,
 }
 
 impl Default for Security {
@@ -159,6 +174,7 @@ impl Default for Security {
             sip_authentication: true,
             authenticate_local_calls: true,
             nonce_lifetime_s: 300,
+            digest_algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
         }
     }
 }

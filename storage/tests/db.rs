@@ -154,6 +154,28 @@ fn extensions_round_trip() {
 }
 
 #[test]
+fn bulk_upsert_is_one_transaction_all_or_nothing() {
+    let dir = tmp();
+    let mut db = Db::open(&db_path(&dir)).expect("open");
+    db.upsert_extension(&ext("100")).expect("add");
+    let gen0 = db.extensions_generation().expect("generation");
+    let batch: Vec<_> = (100..1100).map(|n| ext(&n.to_string())).collect();
+    assert_eq!(db.upsert_extensions(&batch).expect("bulk"), (999, 1));
+    assert_eq!(db.extension_count().expect("count"), 1000);
+    assert!(db.extensions_generation().expect("generation") > gen0);
+
+    // One bad row: nothing of the batch is written, the error names it.
+    let mut bad: Vec<_> = (2000..2010).map(|n| ext(&n.to_string())).collect();
+    bad.push(ext("a;b"));
+    let err = db.upsert_extensions(&bad).expect_err("semicolon");
+    assert!(matches!(err, StorageError::Invalid { .. }), "{err:?}");
+    assert!(err.to_string().contains("a;b"), "{err}");
+    assert_eq!(db.extension_count().expect("count"), 1000);
+    assert_eq!(db.get_extension("2000").expect("get"), None);
+    assert_eq!(db.upsert_extensions(&[]).expect("empty"), (0, 0));
+}
+
+#[test]
 fn another_connection_changes_are_noticed() {
     let dir = tmp();
     let path = db_path(&dir);

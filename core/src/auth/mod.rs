@@ -3,9 +3,12 @@
 //! A registrar (401, `WWW-Authenticate` / `Authorization`) or proxy (407,
 //! `Proxy-Authenticate` / `Proxy-Authorization`) owns one [`Authenticator`]:
 //!
-//! 1. A request without credentials gets a 401/407 carrying both values of
-//!    [`Authenticator::challenge`]: SHA-256 first, then MD5 (RFC 8760 §2.4),
-//!    each `qop="auth"`, with one stateless nonce ([`nonce`]) and one opaque.
+//! 1. A request without credentials gets a 401/407 carrying every value of
+//!    [`Authenticator::challenge`]: by default SHA-256 first, then MD5 (RFC
+//!    8760 §2.4), each `qop="auth"`, with one stateless nonce ([`nonce`]) and
+//!    one opaque. [`Authenticator::offer`] narrows or reorders the algorithms
+//!    for clients that only read the first challenge (sipp, older phones);
+//!    credentials using an algorithm not offered are refused.
 //! 2. A request with credentials goes through [`Authenticator::verify`] with
 //!    a lookup that returns the user's stored [`Ha1Set`]; the [`Verdict`] says
 //!    whether to proceed, re-challenge (possibly with `stale=true`), or answer 400.
@@ -32,7 +35,7 @@ use crate::rng::Rng;
 use digest::push_hex;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use smallvec::smallvec;
+use smallvec::{SmallVec, smallvec};
 use std::time::{Duration, Instant};
 
 /// Why credentials were refused with a fresh challenge (401/407).
@@ -57,6 +60,8 @@ pub enum RejectReason {
     OpaqueMismatch,
     /// The credentials use a scheme other than Digest.
     NotDigest,
+    /// The credentials use a digest algorithm we did not offer.
+    AlgorithmNotOffered,
 }
 
 /// The outcome of [`Authenticator::verify`].
@@ -93,6 +98,8 @@ pub struct Authenticator {
     /// HA1s for the unknown-user path, so it hashes as much as the known one.
     dummy: Ha1Set,
     allow_rfc2069: bool,
+    /// The algorithms challenged with, in order of preference.
+    offer: SmallVec<[Algorithm; 2]>,
 }
 
 impl Authenticator {
@@ -132,7 +139,24 @@ impl Authenticator {
             opaque,
             dummy,
             allow_rfc2069: false,
+            offer: smallvec![Algorithm::Sha256, Algorithm::Md5],
         }
+    }
+
+    /// The algorithms to challenge with, most preferred first (default:
+    /// SHA-256 then MD5, RFC 8760 §2.4). Duplicates are dropped; an empty list
+    /// leaves the offer unchanged.
+    #[must_use]
+    pub fn offer(mut self, algorithms: &[Algorithm]) -> Self {
+        if !algorithms.is_empty() {
+            self.offer.clear();
+            for a in algorithms {
+                if !self.offer.contains(a) {
+                    self.offer.push(*a);
+                }
+            }
+        }
+        self
     }
 
     /// Sets how many nonces the replay table remembers (memory bound).
@@ -155,10 +179,11 @@ impl Authenticator {
         &self.realm
     }
 
-    /// The two challenge header values for a 401/407: SHA-256 first, then MD5
-    /// (RFC 8760 §2.4), sharing one fresh nonce and the opaque, both
-    /// `qop="auth"`, with `stale=true` when `stale`.
-    pub fn challenge(&self, now: Instant, rng: &mut Rng, stale: bool) -> [String; 2] {
+    /// The challenge header values for a 401/407, one per offered algorithm
+    /// in order of preference (default SHA-256, then MD5: RFC 8760 §2.4),
+    /// sharing one fresh nonce and the opaque, all `qop="auth"`, with
+    /// `stale=true` when `stale`.
+    pub fn challenge(&self, now: Instant, rng: &mut Rng, stale: bool) -> SmallVec<[String; 2]> {
         let mut c = Challenge {
             realm: self.realm.clone(),
             nonce: self.minter.mint(now, rng),
@@ -168,9 +193,13 @@ impl Authenticator {
             stale,
             userhash: false,
         };
-        let sha = c.to_string();
-        c.algorithm = Algorithm::Md5;
-        [sha, c.to_string()]
+        self.offer
+            .iter()
+            .map(|a| {
+                c.algorithm = *a;
+                c.to_string()
+            })
+            .collect()
     }
 
     /// Checks an `Authorization` / `Proxy-Authorization` value for a request
@@ -204,6 +233,9 @@ impl Authenticator {
         }
         if creds.realm != self.realm {
             return reject(RejectReason::RealmMismatch);
+        }
+        if !self.offer.contains(&creds.algorithm) {
+            return reject(RejectReason::AlgorithmNotOffered);
         }
         if creds.opaque.as_ref().is_some_and(|o| *o != self.opaque) {
             return reject(RejectReason::OpaqueMismatch);

@@ -78,7 +78,11 @@ fn malformed(reason: AuthError) -> Verdict {
 #[test]
 fn challenge_values_follow_rfc8760_order() {
     let mut f = Fixture::new();
-    let [sha, md5] = f.auth.challenge(f.base, &mut f.rng, false);
+    let [sha, md5] = f
+        .auth
+        .challenge(f.base, &mut f.rng, false)
+        .into_inner()
+        .expect("two offered");
     let (a, b) = (
         Challenge::parse(&sha).expect("ok"),
         Challenge::parse(&md5).expect("ok"),
@@ -95,7 +99,11 @@ fn challenge_values_follow_rfc8760_order() {
         "{sha}"
     );
     assert!(sha.ends_with("algorithm=SHA-256, qop=\"auth\""), "{sha}");
-    let [stale, _] = f.auth.challenge(f.base, &mut f.rng, true);
+    let [stale, _] = f
+        .auth
+        .challenge(f.base, &mut f.rng, true)
+        .into_inner()
+        .expect("two offered");
     assert!(Challenge::parse(&stale).expect("ok").stale);
 }
 
@@ -128,6 +136,36 @@ fn client_picks_sha256_from_our_challenge() {
     let set = Ha1Set::from_password("alice", REALM, "s3cret");
     let c = respond(&ch, "REGISTER", URI, "alice", Secret::Ha1(&set), "xyz", 1);
     assert_eq!(f.verify(f.base, &c.to_string()), ok());
+}
+
+#[test]
+fn md5_only_offer_for_clients_that_read_the_first_challenge() {
+    let mut f = Fixture::new();
+    f.auth = f.auth.offer(&[Algorithm::Md5, Algorithm::Md5]);
+    let values = f.auth.challenge(f.base, &mut f.rng, false);
+    assert_eq!(values.len(), 1, "{values:?}");
+    let md5 = Challenge::parse(&values[0]).expect("parses");
+    assert_eq!(md5.algorithm, Algorithm::Md5);
+    assert_eq!(f.verify(f.base, &answer(&md5, "alice", "s3cret", 1)), ok());
+    // An answer in an algorithm we no longer offer is refused (no downgrade
+    // or upgrade behind the operator's back), even with the right password.
+    let mut sha = md5.clone();
+    sha.algorithm = Algorithm::Sha256;
+    assert_eq!(
+        f.verify(f.base, &answer(&sha, "alice", "s3cret", 2)),
+        rejected(RejectReason::AlgorithmNotOffered)
+    );
+    // Reordering keeps both; an empty list keeps the current offer.
+    f.auth = f
+        .auth
+        .offer(&[Algorithm::Md5, Algorithm::Sha256])
+        .offer(&[]);
+    let values = f.auth.challenge(f.base, &mut f.rng, false);
+    let algs: Vec<_> = values
+        .iter()
+        .map(|v| Challenge::parse(v).expect("parses").algorithm)
+        .collect();
+    assert_eq!(algs, [Algorithm::Md5, Algorithm::Sha256]);
 }
 
 #[test]

@@ -206,7 +206,7 @@ impl Proxy {
         let to_server = remaining.is_empty()
             && sip_ruri.as_ref().is_some_and(|u| {
                 u.user.is_none()
-                    && (self.identity.is_our_domain(&u.host)
+                    && (self.identity.is_our_domain_uri(&u.host, u.port)
                         || self.identity.is_us(&u.host, u.port, u.transport_kind()))
             });
         // Requests for the server itself.
@@ -274,7 +274,7 @@ impl Proxy {
             }
         } else {
             match sip_ruri {
-                Some(u) if self.identity.is_our_domain(&u.host) && u.user.is_some() => {
+                Some(u) if self.identity.is_our_domain_uri(&u.host, u.port) && u.user.is_some() => {
                     match self.location_targets(ctx, &u) {
                         Ok(t) => t,
                         Err((code, reason)) => return self.reply(ctx, tx, code, reason, &[]),
@@ -443,17 +443,14 @@ impl Proxy {
     }
 
     fn challenge(&mut self, ctx: &mut Ctx<'_>, tx: TxId, stale: bool) {
-        let [sha, md5] = ctx.registrar.auth.challenge(ctx.now, ctx.rng, stale);
-        self.reply(
-            ctx,
-            tx,
-            407,
-            "Proxy Authentication Required",
-            &[
-                (HeaderName::ProxyAuthenticate, sha),
-                (HeaderName::ProxyAuthenticate, md5),
-            ],
-        );
+        let values: smallvec::SmallVec<[(HeaderName, String); 2]> = ctx
+            .registrar
+            .auth
+            .challenge(ctx.now, ctx.rng, stale)
+            .into_iter()
+            .map(|v| (HeaderName::ProxyAuthenticate, v))
+            .collect();
+        self.reply(ctx, tx, 407, "Proxy Authentication Required", &values);
     }
 
     /// The location service (§16.5): every live binding of the user.
@@ -557,7 +554,10 @@ impl Proxy {
             },
         };
         let dest = hop.and_then(|u| {
-            if u.user.is_some() && remaining.is_empty() && self.identity.is_our_domain(&u.host) {
+            if u.user.is_some()
+                && remaining.is_empty()
+                && self.identity.is_our_domain_uri(&u.host, u.port)
+            {
                 // An ACK to our domain's AOR (no Route): the callee's first binding.
                 let aor = format!(
                     "{}@{}",

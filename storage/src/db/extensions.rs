@@ -239,6 +239,22 @@ impl Db {
         self.write(|tx| upsert(tx, ext))
     }
 
+    /// Adds or replaces many extensions in ONE transaction (a bulk import):
+    /// all of them or, if any is invalid or a write fails, none. Returns how
+    /// many were created and how many replaced, in that order.
+    pub fn upsert_extensions(&mut self, exts: &[Extension]) -> Result<(u64, u64), StorageError> {
+        self.write(|tx| {
+            let (mut created, mut updated) = (0, 0);
+            for e in exts {
+                match upsert(tx, e)? {
+                    Upsert::Created => created += 1,
+                    Upsert::Updated => updated += 1,
+                }
+            }
+            Ok((created, updated))
+        })
+    }
+
     /// Removes an extension; `true` when it existed.
     pub fn remove_extension(&mut self, username: &str) -> Result<bool, StorageError> {
         self.write(|tx| {

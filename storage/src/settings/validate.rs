@@ -136,6 +136,26 @@ impl Settings {
                 "must be at least 10 s",
             ));
         }
+        let algs = &self.security.digest_algorithms;
+        let shown = || format!("{algs:?}");
+        if algs.is_empty() {
+            return Err(bad(
+                "security.digest_algorithms",
+                "[]",
+                "list at least one of \"SHA-256\", \"MD5\"",
+            ));
+        }
+        if algs
+            .iter()
+            .enumerate()
+            .any(|(i, a)| algs.get(..i).is_some_and(|before| before.contains(a)))
+        {
+            return Err(bad(
+                "security.digest_algorithms",
+                shown(),
+                "an algorithm is listed twice",
+            ));
+        }
         if self.logging.directory.as_os_str().is_empty() {
             return Err(bad("logging.directory", "\"\"", "must not be empty"));
         }
