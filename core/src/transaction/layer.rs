@@ -20,7 +20,7 @@ use crate::io::Transmit;
 use crate::sip::builder::{ResponseBuilder, ack_for_non2xx};
 use crate::sip::message::Message;
 use crate::sip::method::Method;
-use crate::sip::via::Via;
+use crate::sip::via::ViaView;
 use crate::transport::{ConnId, Flow, Transport};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -180,21 +180,22 @@ impl std::fmt::Debug for Layer {
 /// The server-transaction key of a request, from its top Via.
 pub fn server_key(msg: &Message, flow: &Flow) -> Option<ServerKey> {
     let method = msg.method()?;
-    let via = Via::parse(msg.top_via_value()).ok()?;
-    let transport = via.transport_kind().unwrap_or(flow.transport);
-    let sent_by = SentBy::from_host(&via.host, via.port, transport);
-    let branch = via.branch();
-    Some(ServerKey::for_request(branch, sent_by, method, || {
-        Rfc2543Key::new(
-            msg.request_uri().unwrap_or(""),
-            msg.to_tag(),
-            msg.from_tag(),
-            msg.call_id(),
-            msg.cseq().seq,
-            msg.top_via_value(),
-            method,
-        )
-    }))
+    // A borrowed view of the top Via: no parameter list is built.
+    ViaView::with(msg.top_via_value(), |via| {
+        let transport = via.transport_kind().unwrap_or(flow.transport);
+        let sent_by = SentBy::from_host(&via.host, via.port, transport);
+        ServerKey::for_request(via.branch, sent_by, method, || {
+            Rfc2543Key::new(
+                msg.request_uri().unwrap_or(""),
+                msg.to_tag(),
+                msg.from_tag(),
+                msg.call_id(),
+                msg.cseq().seq,
+                msg.top_via_value(),
+                method,
+            )
+        })
+    })
 }
 
 impl Layer {
@@ -237,18 +238,30 @@ impl Layer {
 
     /// Matches an incoming request against the server transactions.
     pub fn receive_request(&mut self, now: Instant, msg: &Message, flow: &Flow) -> RequestMatch {
-        let Some(key) = server_key(msg, flow) else {
+        self.receive_request_keyed(now, msg, server_key(msg, flow).as_ref())
+    }
+
+    /// [`Layer::receive_request`] with the request's key already computed
+    /// ([`server_key`]), so a caller that goes on to [`Layer::create_server_keyed`]
+    /// computes it once.
+    pub fn receive_request_keyed(
+        &mut self,
+        now: Instant,
+        msg: &Message,
+        key: Option<&ServerKey>,
+    ) -> RequestMatch {
+        let Some(key) = key else {
             return RequestMatch::New;
         };
         let is_ack = msg.method() == Some(&Method::Ack);
         if let Some(target) = key.cancel_target() {
-            if let Some(&id) = self.server_keys.get(&key) {
+            if let Some(&id) = self.server_keys.get(key) {
                 self.server_retransmission(now, id);
                 return RequestMatch::Retransmission;
             }
             return RequestMatch::Cancel(self.server_keys.get(&target).copied());
         }
-        let found = self.server_keys.get(&key).copied();
+        let found = self.server_keys.get(key).copied();
         match (found, is_ack) {
             (Some(id), true) => {
                 let deliver = self.server_ack(now, id);
@@ -297,8 +310,20 @@ impl Layer {
 
     /// Creates a server transaction for a new request (not ACK) that arrived on `flow`.
     pub fn create_server(&mut self, now: Instant, msg: Message, flow: Flow) -> TxId {
+        let key = server_key(&msg, &flow);
+        self.create_server_keyed(now, msg, flow, key)
+    }
+
+    /// [`Layer::create_server`] with the request's key already computed ([`server_key`]).
+    pub fn create_server_keyed(
+        &mut self,
+        now: Instant,
+        msg: Message,
+        flow: Flow,
+        key: Option<ServerKey>,
+    ) -> TxId {
         let id = self.alloc();
-        let key = server_key(&msg, &flow).unwrap_or_else(|| {
+        let key = key.unwrap_or_else(|| {
             // A request always has a method and a Via (the codec checked); if the Via
             // did not parse, file it under a key no retransmission can match.
             ServerKey::rfc3261(
@@ -403,7 +428,11 @@ impl Layer {
             match action {
                 ServerAction::Send => {
                     if let Some(resp) = tx.pending.take() {
+                        // Only an RFC 2543 key changes for the ACK (it carries our To
+                        // tag); an RFC 3261 key is the ACK's key as it is, so the
+                        // response need not be parsed back.
                         if tx.ack_key.is_none()
+                            && matches!(tx.key, ServerKey::Rfc2543(_))
                             && let Ok(parsed) = Message::parse(resp.clone(), &Default::default())
                         {
                             let k = tx.key.for_ack(parsed.to_tag());
