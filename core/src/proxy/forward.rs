@@ -122,6 +122,10 @@ pub fn via_value(identity: &Identity, dest: &Destination, branch: &str) -> Optio
 /// the request really came from (RFC 3261 §18.2.1, RFC 3581 §4); `None` when
 /// nothing needs to change.
 pub fn stamped_top_via(msg: &Message, flow: &Flow) -> Option<String> {
+    // Usually done on the text, without parsing and printing the Via.
+    if let Some(stamped) = crate::sip::via::stamp_received(msg.top_via_value(), flow.remote) {
+        return stamped;
+    }
     let mut via = Via::parse(msg.top_via_value()).ok()?;
     let src = flow.remote.ip();
     let wants_rport = matches!(via.rport(), Some(None));

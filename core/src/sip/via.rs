@@ -15,13 +15,14 @@
 //! `branch` a token. Every error is `BadHeader("Via")`.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use smallvec::SmallVec;
 
 use super::error::ParseError;
 use super::host::{Host, fmt_hostport, parse_host, parse_port};
 use super::params::{Params, scan_generic};
+use super::scan::{push_ip, push_u64};
 use super::split::{is_token_byte, skip_ws, split_commas, trim_lws, unfold};
 use crate::Transport;
 
@@ -261,6 +262,86 @@ impl<'a> ViaView<'a> {
     }
 }
 
+/// RFC 3261 §18.2.1 / RFC 3581 §4 stamping of a received top Via, on its text:
+/// `received` set to `src`'s address when the sent-by host differs from it or
+/// `rport` is asked for, and an empty `rport` filled with `src`'s port. The
+/// result is the text `Via`'s `Display` prints after `Params::set` makes those
+/// changes (first parameter of each name edited in place, `received` appended
+/// when absent), computed without parsing into owned values when the value is
+/// already in that printed form (no LWS but the one space, `SIP/2.0/`, an IPv4
+/// or domain sent-by, a port without leading zeros).
+///
+/// `None`: not in printed form (or not a Via), use the parse-and-print path;
+/// `Some(None)`: nothing to change; `Some(Some(v))`: the stamped value.
+pub fn stamp_received(top: &str, src: SocketAddr) -> Option<Option<String>> {
+    let b = top.as_bytes();
+    if !top.starts_with("SIP/2.0/")
+        || b.iter().any(|&c| matches!(c, b'\t' | b'\r' | b'\n'))
+        || b.iter().filter(|&&c| c == b' ').count() != 1
+    {
+        return None;
+    }
+    let view = ViaView::parse_one(top)?;
+    if matches!(view.host, Host::V6(_)) {
+        return None;
+    }
+    let params_at = top.len() - view.params.len();
+    if view.port.is_some() {
+        let digits = top.get(..params_at)?.rsplit(':').next()?;
+        if digits.len() > 1 && digits.starts_with('0') {
+            return None;
+        }
+    }
+    // (end of the name, end of the parameter) of the first `received` and `rport`.
+    let base = top.as_ptr() as usize;
+    let mut received = None;
+    let mut rport = None;
+    let mut wants_rport = false;
+    scan_generic(view.params, |n, v| {
+        let name_end = n.as_ptr() as usize - base + n.len();
+        let end = v.map_or(name_end, |v| v.as_ptr() as usize - base + v.len());
+        if received.is_none() && n.eq_ignore_ascii_case("received") {
+            received = Some((name_end, end));
+        } else if rport.is_none() && n.eq_ignore_ascii_case("rport") {
+            rport = Some((name_end, end));
+            wants_rport = v.is_none();
+        }
+    })?;
+    let ip = src.ip();
+    if !wants_rport && view.host.ip() == Some(ip) {
+        return Some(None);
+    }
+    let mut ip_text = String::with_capacity(16);
+    push_ip(&mut ip_text, ip);
+    let mut edits: SmallVec<[(usize, usize, bool); 2]> = SmallVec::new();
+    match received {
+        Some((s, e)) => edits.push((s, e, true)),
+        None => edits.push((top.len(), top.len(), true)),
+    }
+    if wants_rport && let Some((s, e)) = rport {
+        edits.push((s, e, false));
+    }
+    edits.sort_unstable();
+    let mut out = String::with_capacity(top.len() + 40);
+    let mut at = 0;
+    for (s, e, is_received) in edits {
+        out.push_str(top.get(at..s)?);
+        if is_received {
+            if s == top.len() && received.is_none() {
+                out.push_str(";received");
+            }
+            out.push('=');
+            out.push_str(&ip_text);
+        } else {
+            out.push('=');
+            push_u64(&mut out, u64::from(src.port()));
+        }
+        at = e;
+    }
+    out.push_str(top.get(at..)?);
+    Some(Some(out))
+}
+
 /// Checks a Via header value with one or more comma-separated values exactly
 /// as [`parse_via_list`] does, without building them.
 pub fn check_via_list(s: &str) -> Result<(), ParseError> {
@@ -477,6 +558,64 @@ mod tests {
                     check_via_list(l).is_ok(),
                     "{l:?}"
                 );
+            }
+        }
+    }
+
+    /// The reference: parse, `Params::set`, print (what the proxy did before).
+    fn stamp_slow(top: &str, src: SocketAddr) -> Option<String> {
+        let mut via = Via::parse(top).ok()?;
+        let wants_rport = matches!(via.rport(), Some(None));
+        if !wants_rport && via.host.ip() != Some(src.ip()) || wants_rport {
+            via.params.set("received", Some(&src.ip().to_string()));
+            if wants_rport {
+                via.params.set("rport", Some(&src.port().to_string()));
+            }
+            return Some(via.to_string());
+        }
+        None
+    }
+
+    #[test]
+    fn stamping_on_text_equals_parse_and_print() {
+        let srcs: [SocketAddr; 3] = [
+            "192.0.2.4:5060".parse().unwrap(),
+            "198.51.100.7:40123".parse().unwrap(),
+            "[2001:db8::7]:5062".parse().unwrap(),
+        ];
+        let cases = [
+            "SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKa",
+            "SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP 192.0.2.4;rport;branch=z9hG4bKa",
+            "SIP/2.0/UDP 192.0.2.4;RPORT;Received=10.0.0.1;branch=z9hG4bKa;received=1.1.1.1",
+            "SIP/2.0/TCP pc33.atlanta.com;branch=z9hG4bKa;received;rport=5060",
+            "SIP/2.0/UDP pc33.atlanta.com:5066;branch=z9hG4bKa;rport;x=\"a b\"",
+            "SIP/2.0/UDP pc33.atlanta.com:05066;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP [2001:db8::7]:5062;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP [2001:DB8:0::7];branch=z9hG4bKa",
+            "sip/2.0/udp 192.0.2.4;branch=z9hG4bKa;rport",
+            "SIP / 2.0 / UDP 192.0.2.4 ; branch = z9hG4bKa ; rport",
+            "SIP/2.0/UDP  192.0.2.4;rport",
+            "SIP/2.0/UDP 192.0.2.4:5060;rport=5060;branch=z9hG4bKa",
+            "SIP/2.0/UDP 192.0.2.4;ttl=300",
+            "SIP/2.0/UDP bad host",
+        ];
+        for top in cases {
+            for src in srcs {
+                let slow = stamp_slow(top, src);
+                match stamp_received(top, src) {
+                    Some(fast) => assert_eq!(fast, slow, "{top:?} from {src}"),
+                    None => assert!(
+                        top.starts_with("sip")
+                            || top.contains("  ")
+                            || top.contains(" ;")
+                            || top.contains("\"a b\"")
+                            || top.contains(":05066")
+                            || top.contains('[')
+                            || Via::parse(top).is_err(),
+                        "fast path refused {top:?}"
+                    ),
+                }
             }
         }
     }
