@@ -566,7 +566,7 @@ mod tests {
     fn stamp_slow(top: &str, src: SocketAddr) -> Option<String> {
         let mut via = Via::parse(top).ok()?;
         let wants_rport = matches!(via.rport(), Some(None));
-        if !wants_rport && via.host.ip() != Some(src.ip()) || wants_rport {
+        if wants_rport || via.host.ip() != Some(src.ip()) {
             via.params.set("received", Some(&src.ip().to_string()));
             if wants_rport {
                 via.params.set("rport", Some(&src.port().to_string()));
