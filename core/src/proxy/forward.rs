@@ -101,21 +101,29 @@ pub fn record_route_value(
     toward: Option<SocketAddr>,
 ) -> Option<String> {
     let l = identity.listener(transport, toward)?;
-    let host = identity.advertised(l, local);
-    Some(match transport {
-        Transport::Udp => format!("<sip:{host};lr>"),
-        t => format!("<sip:{host};transport={};lr>", t.param()),
-    })
+    let mut v = String::with_capacity(64);
+    v.push_str("<sip:");
+    identity.push_advertised(&mut v, l, local);
+    if transport != Transport::Udp {
+        v.push_str(";transport=");
+        v.push_str(transport.param());
+    }
+    v.push_str(";lr>");
+    Some(v)
 }
 
 /// Our Via value for a request leaving on `dest`.
 pub fn via_value(identity: &Identity, dest: &Destination, branch: &str) -> Option<String> {
     let l = identity.listener(dest.transport, Some(dest.remote))?;
-    let host = identity.advertised(l, dest.local);
-    Some(format!(
-        "SIP/2.0/{} {host};branch={branch};rport",
-        dest.transport.via_token()
-    ))
+    let mut v = String::with_capacity(80 + branch.len());
+    v.push_str("SIP/2.0/");
+    v.push_str(dest.transport.via_token());
+    v.push(' ');
+    identity.push_advertised(&mut v, l, dest.local);
+    v.push_str(";branch=");
+    v.push_str(branch);
+    v.push_str(";rport");
+    Some(v)
 }
 
 /// The previous hop's top Via with `received` and `rport` filled in from where
