@@ -23,6 +23,7 @@ use crate::sip::method::Method;
 use crate::sip::via::ViaView;
 use crate::transport::{ConnId, Flow, Transport};
 use bytes::Bytes;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -132,7 +133,10 @@ struct ServerTx {
     merge: Option<MergeKey>,
     ack_key: Option<ServerKey>,
     machine: ServerMachine,
-    request: Message,
+    /// The request, until the final response is sent (a completed transaction
+    /// only answers retransmissions with `last`; dropping it early keeps the
+    /// tens of thousands of transactions Timer J/L hold at high rates small).
+    request: Option<Box<Message>>,
     flow: Flow,
     last: Option<Bytes>,
     pending: Option<Bytes>,
@@ -143,12 +147,27 @@ struct ClientTx {
     key: ClientKey,
     machine: ClientMachine,
     request: Bytes,
-    /// Parsed copy of an INVITE we sent (needed to build ACK and CANCEL).
-    invite: Option<Message>,
+    /// Parsed copy of an INVITE we sent (needed to build ACK and CANCEL): given,
+    /// or parsed from `request` on first use when `lazy_invite` (most calls
+    /// never need it).
+    invite: OnceCell<Option<Message>>,
+    lazy_invite: bool,
     dest: Destination,
     ack: Option<Bytes>,
     last_response: Option<(Message, Flow)>,
     deadline: Option<Instant>,
+}
+
+impl ClientTx {
+    fn invite(&self) -> Option<&Message> {
+        self.invite
+            .get_or_init(|| {
+                self.lazy_invite
+                    .then(|| Message::parse(self.request.clone(), &Default::default()).ok())
+                    .flatten()
+            })
+            .as_ref()
+    }
 }
 
 /// All transactions of the engine.
@@ -350,7 +369,7 @@ impl Layer {
                 merge,
                 ack_key: None,
                 machine,
-                request: msg,
+                request: Some(Box::new(msg)),
                 flow,
                 last: None,
                 pending: None,
@@ -363,7 +382,7 @@ impl Layer {
 
     /// The request of a server transaction.
     pub fn server_request(&self, id: TxId) -> Option<&Message> {
-        self.servers.get(&id).map(|t| &t.request)
+        self.servers.get(&id).and_then(|t| t.request.as_deref())
     }
 
     /// The flow a server transaction's request came on.
@@ -373,14 +392,9 @@ impl Layer {
 
     /// Is this server transaction still able to send a final response?
     pub fn server_is_pending(&self, id: TxId) -> bool {
-        self.servers.get(&id).is_some_and(|t| match &t.machine {
-            ServerMachine::Invite(m) => m.state() == super::server_invite::State::Proceeding,
-            ServerMachine::NonInvite(m) => matches!(
-                m.state(),
-                super::server_non_invite::State::Trying
-                    | super::server_non_invite::State::Proceeding
-            ),
-        })
+        self.servers
+            .get(&id)
+            .is_some_and(|t| server_machine_pending(&t.machine))
     }
 
     /// The TU responds on a server transaction with `response` (status `status`).
@@ -454,7 +468,8 @@ impl Layer {
                     }
                 }
                 ServerAction::Send100 => {
-                    let trying = ResponseBuilder::for_request(&tx.request, 100, "Trying")
+                    let Some(request) = &tx.request else { continue };
+                    let trying = ResponseBuilder::for_request(request, 100, "Trying")
                         .header_raw(
                             "Server",
                             std::str::from_utf8(&self.server_header).unwrap_or("Switchboard"),
@@ -477,6 +492,9 @@ impl Layer {
             ServerMachine::Invite(m) => m.poll_timeout(),
             ServerMachine::NonInvite(m) => m.poll_timeout(),
         };
+        if !server_machine_pending(&tx.machine) {
+            tx.request = None;
+        }
         let old = std::mem::replace(&mut tx.deadline, deadline);
         if let Some(o) = old {
             self.deadlines.remove(&(o, id));
@@ -517,6 +535,34 @@ impl Layer {
         invite: Option<Message>,
         dest: Destination,
     ) -> TxId {
+        let lazy = false;
+        self.start_client(now, branch, method, request, invite, lazy, dest)
+    }
+
+    /// Starts a client INVITE transaction like [`Layer::send_request`], with the
+    /// parsed copy of the request (for ACK and CANCEL) made from `request` only
+    /// when first needed.
+    pub fn send_invite(
+        &mut self,
+        now: Instant,
+        branch: &str,
+        request: Bytes,
+        dest: Destination,
+    ) -> TxId {
+        self.start_client(now, branch, &Method::Invite, request, None, true, dest)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_client(
+        &mut self,
+        now: Instant,
+        branch: &str,
+        method: &Method,
+        request: Bytes,
+        invite: Option<Message>,
+        lazy_invite: bool,
+        dest: Destination,
+    ) -> TxId {
         let id = self.alloc();
         let key = ClientKey::new(branch, method);
         let reliable = dest.transport.is_reliable();
@@ -534,7 +580,8 @@ impl Layer {
                 key,
                 machine,
                 request,
-                invite,
+                invite: invite.map_or_else(OnceCell::new, |m| OnceCell::from(Some(m))),
+                lazy_invite,
                 dest,
                 ack: None,
                 last_response: None,
@@ -552,7 +599,7 @@ impl Layer {
 
     /// The parsed INVITE of a client INVITE transaction.
     pub fn client_invite(&self, id: TxId) -> Option<&Message> {
-        self.clients.get(&id).and_then(|t| t.invite.as_ref())
+        self.clients.get(&id).and_then(|t| t.invite())
     }
 
     /// Matches a response to a client transaction; returns its id if one matched.
@@ -598,7 +645,7 @@ impl Layer {
                 }
                 ClientAction::SendAck => {
                     if tx.ack.is_none()
-                        && let (Some(inv), Some((resp, _))) = (&tx.invite, &tx.last_response)
+                        && let (Some(inv), Some((resp, _))) = (tx.invite(), &tx.last_response)
                     {
                         tx.ack = Some(ack_for_non2xx(inv, resp));
                     }
@@ -749,6 +796,17 @@ impl Layer {
     /// The next event for the TU.
     pub fn poll_event(&mut self) -> Option<TxEvent> {
         self.events.pop_front()
+    }
+}
+
+/// Can the machine still send a final response (it has not sent one)?
+fn server_machine_pending(m: &ServerMachine) -> bool {
+    match m {
+        ServerMachine::Invite(m) => m.state() == super::server_invite::State::Proceeding,
+        ServerMachine::NonInvite(m) => matches!(
+            m.state(),
+            super::server_non_invite::State::Trying | super::server_non_invite::State::Proceeding
+        ),
     }
 }
 
