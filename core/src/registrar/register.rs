@@ -15,7 +15,7 @@ use crate::sip::builder::ResponseBuilder;
 use crate::sip::header::HeaderName;
 use crate::sip::message::Message;
 use crate::sip::uri::{SipUri, Uri};
-use crate::sip::{ContactSet, NameAddr, parse_contacts, parse_tokens, parse_u32};
+use crate::sip::{ContactSet, NameAddr, parse_contacts, parse_tokens, parse_u32, push_u64};
 use crate::transport::Flow;
 use std::time::{Duration, Instant};
 
@@ -323,7 +323,11 @@ impl Registrar {
             if remaining == 0 {
                 continue;
             }
-            let mut v = format!("<{}>;expires={remaining}", b.contact);
+            let mut v = String::with_capacity(b.contact.len() + 24);
+            v.push('<');
+            v.push_str(&b.contact);
+            v.push_str(">;expires=");
+            push_u64(&mut v, u64::from(remaining));
             if b.q != 1000 {
                 v.push_str(&format!(";q={}", format_q(b.q)));
             }
@@ -397,7 +401,12 @@ impl Registrar {
         h.write(req.call_id().as_bytes());
         h.write_u32(req.cseq().seq);
         h.write(req.top_via_branch().unwrap_or("").as_bytes());
-        format!("{:016x}", h.finish())
+        let v = h.finish();
+        // `format!("{v:016x}")` without the formatting machinery.
+        (0..16)
+            .rev()
+            .map(|i| char::from(b"0123456789abcdef"[((v >> (i * 4)) & 0xf) as usize]))
+            .collect()
     }
 }
 
