@@ -13,8 +13,8 @@
 
 use crate::identity::Identity;
 use crate::registrar::Registrar;
-use crate::registrar::register::contact_key;
-use crate::sip::{HeaderName, Message, Method, SipUri, Splice, Uri, Via};
+use crate::registrar::register::sip_key;
+use crate::sip::{HeaderName, Message, Method, SipUri, Splice, Via};
 use crate::transaction::Destination;
 use crate::transport::{Flow, Transport};
 use bytes::Bytes;
@@ -57,10 +57,7 @@ pub fn creates_dialog(m: &Method) -> bool {
 /// flow it registered on (NAT, TCP connection reuse); otherwise the URI must name
 /// an IP address (name resolution per RFC 3263 arrives with the routing issue).
 pub fn resolve(registrar: &Registrar, uri: &SipUri) -> Option<Destination> {
-    if let Some(b) = registrar
-        .bindings
-        .find_by_contact(&contact_key(&Uri::Sip(uri.clone())))
-    {
+    if let Some(b) = registrar.bindings.find_by_contact(&sip_key(uri)) {
         return Some(flow_destination(&b.flow));
     }
     let host = match uri.maddr() {
