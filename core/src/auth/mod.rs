@@ -33,6 +33,7 @@ use digest::push_hex;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use smallvec::smallvec;
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 /// Why credentials were refused with a fresh challenge (401/407).
@@ -168,9 +169,15 @@ impl Authenticator {
             stale,
             userhash: false,
         };
-        let sha = c.to_string();
+        // Sized once: `to_string` would grow the buffer several times.
+        let text = |c: &Challenge| {
+            let mut s = String::with_capacity(200 + c.realm.len() + c.nonce.len());
+            let _ = write!(s, "{c}");
+            s
+        };
+        let sha = text(&c);
         c.algorithm = Algorithm::Md5;
-        [sha, c.to_string()]
+        [sha, text(&c)]
     }
 
     /// Checks an `Authorization` / `Proxy-Authorization` value for a request
