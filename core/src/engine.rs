@@ -17,7 +17,9 @@ use crate::proxy::{Ctx, Proxy};
 use crate::registrar::{Binding, Extension, NewBinding, Registrar};
 use crate::rng::Rng;
 use crate::sip::error_response::{error_response, looks_like_request};
-use crate::sip::{HeaderName, Limits, Message, Method, ParseError, parse_via_list};
+use crate::sip::via::check_via_list;
+use crate::sip::{HeaderName, Limits, Message, Method, ParseError};
+use crate::transaction::layer::server_key;
 use crate::transaction::{Layer, RequestMatch, TimerConfig, TxEvent};
 use crate::transport::{ConnId, Flow};
 use bytes::Bytes;
@@ -266,18 +268,19 @@ impl Engine {
         // §16.3 step 1; RFC 4475 §3.1.2.1 `badinv01`: empty Via elements → 400).
         if msg
             .header_values(HeaderName::Via)
-            .any(|v| parse_via_list(v).is_err())
+            .any(|v| check_via_list(v).is_err())
         {
             return self.reject_malformed(flow, msg.raw(), &ParseError::BadHeader("Via"));
         }
-        match self.layer.receive_request(now, &msg, &flow) {
+        let key = server_key(&msg, &flow);
+        match self.layer.receive_request_keyed(now, &msg, key.as_ref()) {
             RequestMatch::Retransmission | RequestMatch::AckAbsorbed => {}
             RequestMatch::AckUnmatched => {
                 let (mut ctx, proxy) = self.ctx(now);
                 proxy.forward_ack(&mut ctx, &msg, &flow);
             }
             RequestMatch::Cancel(target) => {
-                let tx = self.layer.create_server(now, msg, flow);
+                let tx = self.layer.create_server_keyed(now, msg, flow, key);
                 let (mut ctx, proxy) = self.ctx(now);
                 match target {
                     Some(invite) => {
@@ -290,7 +293,7 @@ impl Engine {
             RequestMatch::New => {
                 let merged =
                     msg.method() != Some(&Method::Ack) && self.layer.merged_with(&msg).is_some();
-                let tx = self.layer.create_server(now, msg, flow);
+                let tx = self.layer.create_server_keyed(now, msg, flow, key);
                 let (mut ctx, proxy) = self.ctx(now);
                 // §8.2.2.2 applies where we act as a UAS; the proxy decides that.
                 proxy.on_request(&mut ctx, tx, merged);

@@ -6,8 +6,9 @@
 //! transport (§16.6 steps 4 and 8).
 
 use crate::config::{Config, Listener};
-use crate::sip::Host;
+use crate::sip::{Host, push_ip, push_u64};
 use crate::transport::Transport;
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 /// Our names and addresses.
@@ -126,15 +127,25 @@ impl Identity {
 
     /// `host:port` to advertise for a listener (Via sent-by, Record-Route).
     pub fn advertised(&self, l: &Listener, local: Option<SocketAddr>) -> String {
+        let mut out = String::with_capacity(32);
+        self.push_advertised(&mut out, l, local);
+        out
+    }
+
+    /// Appends [`Identity::advertised`] to `out` (no formatting machinery for
+    /// IPv4 and names: this runs for every Via and Record-Route we add).
+    pub fn push_advertised(&self, out: &mut String, l: &Listener, local: Option<SocketAddr>) {
         if let Some(a) = &l.advertise {
-            return if a.contains(':')
-                && !a.starts_with('[')
-                && a.parse::<std::net::Ipv6Addr>().is_ok()
-            {
-                format!("[{a}]:{}", l.addr.port())
+            if a.contains(':') && !a.starts_with('[') && a.parse::<std::net::Ipv6Addr>().is_ok() {
+                out.push('[');
+                out.push_str(a);
+                out.push(']');
             } else {
-                format!("{a}:{}", l.addr.port())
-            };
+                out.push_str(a);
+            }
+            out.push(':');
+            push_u64(out, u64::from(l.addr.port()));
+            return;
         }
         // An unspecified bind address is replaced by the concrete local address the
         // message used, when the runtime told us; else by the domain.
@@ -142,10 +153,20 @@ impl Identity {
             Some(loc) if l.addr.ip().is_unspecified() => SocketAddr::new(loc.ip(), l.addr.port()),
             _ => l.addr,
         };
-        if addr.ip().is_unspecified() {
-            format!("{}:{}", self.domain, addr.port())
-        } else {
-            addr.to_string()
+        match addr {
+            _ if addr.ip().is_unspecified() => {
+                out.push_str(&self.domain);
+                out.push(':');
+                push_u64(out, u64::from(addr.port()));
+            }
+            SocketAddr::V4(a) => {
+                push_ip(out, IpAddr::V4(*a.ip()));
+                out.push(':');
+                push_u64(out, u64::from(a.port()));
+            }
+            SocketAddr::V6(_) => {
+                let _ = write!(out, "{addr}");
+            }
         }
     }
 }

@@ -36,6 +36,7 @@ use digest::push_hex;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use smallvec::{SmallVec, smallvec};
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 /// Why credentials were refused with a fresh challenge (401/407).
@@ -193,13 +194,15 @@ impl Authenticator {
             stale,
             userhash: false,
         };
-        self.offer
-            .iter()
-            .map(|a| {
-                c.algorithm = *a;
-                c.to_string()
-            })
-            .collect()
+        // Each value sized once: `to_string` would grow the buffer several times.
+        let mut out = SmallVec::new();
+        for a in &self.offer {
+            c.algorithm = *a;
+            let mut s = String::with_capacity(200 + c.realm.len() + c.nonce.len());
+            let _ = write!(s, "{c}");
+            out.push(s);
+        }
+        out
     }
 
     /// Checks an `Authorization` / `Proxy-Authorization` value for a request

@@ -15,7 +15,7 @@ use crate::rng::{BRANCH_COOKIE, Rng, SeededState};
 use crate::sip::header::HeaderName;
 use crate::sip::message::Message;
 use crate::sip::split_commas;
-use crate::sip::via::Via;
+use crate::sip::via::{Via, ViaView};
 use std::hash::{BuildHasher, Hasher};
 
 /// Marker after the magic cookie that says "this branch carries a loop hash".
@@ -41,7 +41,19 @@ fn loop_hash_with_top(keys: &SeededState, msg: &Message, top: &str) -> u64 {
     field(msg.to_tag().unwrap_or(""));
     field(msg.from_tag().unwrap_or(""));
     field(msg.call_id());
-    field(&msg.cseq().seq.to_string());
+    // The CSeq number in decimal, as `to_string` would write it, without allocating.
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = msg.cseq().seq;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    field(std::str::from_utf8(&digits[i..]).unwrap_or(""));
     for name in [
         HeaderName::ProxyRequire,
         HeaderName::ProxyAuthorization,
@@ -65,10 +77,13 @@ pub fn is_looped(keys: &SeededState, msg: &Message, is_us: impl Fn(&Via) -> bool
         .flat_map(split_commas)
         .peekable();
     while let Some(v) = vias.next() {
-        let Ok(via) = Via::parse(v) else { continue };
-        let Some(hash) = via.branch().and_then(hash_of_branch) else {
+        // Only a Via with one of our loop-hash branches needs parsing in full;
+        // the view checks the same grammar without building the parameters.
+        let Some(hash) = ViaView::with(v, |view| view.branch.and_then(hash_of_branch)).flatten()
+        else {
             continue;
         };
+        let Ok(via) = Via::parse(v) else { continue };
         if !is_us(&via) {
             continue;
         }
@@ -90,7 +105,10 @@ pub fn new_branch(hash: u64, rng: &mut Rng) -> String {
     let mut s = String::with_capacity(BRANCH_COOKIE.len() + MARK.len() + 16 + 1 + 8);
     s.push_str(BRANCH_COOKIE);
     s.push_str(MARK);
-    s.push_str(&format!("{hash:016x}"));
+    for i in (0..16).rev() {
+        let nibble = (hash >> (i * 4)) & 0xf;
+        s.push(char::from(b"0123456789abcdef"[nibble as usize]));
+    }
     s.push('.');
     rng.push_token(&mut s, 8);
     s

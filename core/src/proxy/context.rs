@@ -128,14 +128,13 @@ impl Proxy {
                 via,
                 record_route,
             });
-            let parsed = if invite {
-                Message::parse(bytes.clone(), &Default::default()).ok()
+            let client = if invite {
+                // Parsed by the layer only if an ACK or CANCEL needs it.
+                ctx.layer.send_invite(ctx.now, &br, bytes, target.dest)
             } else {
-                None
+                ctx.layer
+                    .send_request(ctx.now, &br, &method, bytes, None, target.dest)
             };
-            let client = ctx
-                .layer
-                .send_request(ctx.now, &br, &method, bytes, parsed, target.dest);
             self.stats.requests_forwarded += 1;
             self.branches.insert(client, tx);
             c.branches.push(Branch {

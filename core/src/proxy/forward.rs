@@ -14,7 +14,7 @@
 use crate::identity::Identity;
 use crate::registrar::Registrar;
 use crate::registrar::bindings::Binding;
-use crate::registrar::register::contact_key;
+use crate::registrar::register::sip_key;
 use crate::sip::{HeaderName, Message, Method, NameAddr, SipUri, Splice, Uri, Via};
 use crate::transaction::Destination;
 use crate::transport::{Flow, Transport};
@@ -58,10 +58,7 @@ pub fn creates_dialog(m: &Method) -> bool {
 /// flow it registered on (NAT, TCP connection reuse); otherwise the URI must name
 /// an IP address (name resolution per RFC 3263 arrives with the routing issue).
 pub fn resolve(registrar: &Registrar, uri: &SipUri) -> Option<Destination> {
-    if let Some(b) = registrar
-        .bindings
-        .find_by_contact(&contact_key(&Uri::Sip(uri.clone())))
-    {
+    if let Some(b) = registrar.bindings.find_by_contact(&sip_key(uri)) {
         return binding_destination(b);
     }
     uri_destination(uri)
@@ -124,27 +121,39 @@ pub fn record_route_value(
     toward: Option<SocketAddr>,
 ) -> Option<String> {
     let l = identity.listener(transport, toward)?;
-    let host = identity.advertised(l, local);
-    Some(match transport {
-        Transport::Udp => format!("<sip:{host};lr>"),
-        t => format!("<sip:{host};transport={};lr>", t.param()),
-    })
+    let mut v = String::with_capacity(64);
+    v.push_str("<sip:");
+    identity.push_advertised(&mut v, l, local);
+    if transport != Transport::Udp {
+        v.push_str(";transport=");
+        v.push_str(transport.param());
+    }
+    v.push_str(";lr>");
+    Some(v)
 }
 
 /// Our Via value for a request leaving on `dest`.
 pub fn via_value(identity: &Identity, dest: &Destination, branch: &str) -> Option<String> {
     let l = identity.listener(dest.transport, Some(dest.remote))?;
-    let host = identity.advertised(l, dest.local);
-    Some(format!(
-        "SIP/2.0/{} {host};branch={branch};rport",
-        dest.transport.via_token()
-    ))
+    let mut v = String::with_capacity(80 + branch.len());
+    v.push_str("SIP/2.0/");
+    v.push_str(dest.transport.via_token());
+    v.push(' ');
+    identity.push_advertised(&mut v, l, dest.local);
+    v.push_str(";branch=");
+    v.push_str(branch);
+    v.push_str(";rport");
+    Some(v)
 }
 
 /// The previous hop's top Via with `received` and `rport` filled in from where
 /// the request really came from (RFC 3261 §18.2.1, RFC 3581 §4); `None` when
 /// nothing needs to change.
 pub fn stamped_top_via(msg: &Message, flow: &Flow) -> Option<String> {
+    // Usually done on the text, without parsing and printing the Via.
+    if let Some(stamped) = crate::sip::via::stamp_received(msg.top_via_value(), flow.remote) {
+        return stamped;
+    }
     let mut via = Via::parse(msg.top_via_value()).ok()?;
     let src = flow.remote.ip();
     let wants_rport = matches!(via.rport(), Some(None));

@@ -15,8 +15,11 @@ use crate::sip::builder::ResponseBuilder;
 use crate::sip::header::HeaderName;
 use crate::sip::message::Message;
 use crate::sip::uri::{SipUri, Uri};
-use crate::sip::{ContactSet, NameAddr, parse_contacts, parse_tokens, parse_u32};
+use crate::sip::{
+    ContactSet, Host, NameAddr, parse_contacts, parse_tokens, parse_u32, push_ip, push_u64,
+};
 use crate::transport::Flow;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// One contact of the request after validation.
@@ -38,7 +41,8 @@ pub fn contact_key(uri: &Uri) -> String {
     }
 }
 
-fn sip_key(u: &SipUri) -> String {
+/// [`contact_key`] of a SIP or SIPS URI (without wrapping it in a [`Uri`]).
+pub fn sip_key(u: &SipUri) -> String {
     let mut k = String::with_capacity(48);
     k.push_str(if u.secure { "sips:" } else { "sip:" });
     if let Some(user) = u.user_unescaped() {
@@ -49,10 +53,19 @@ fn sip_key(u: &SipUri) -> String {
         }
         k.push('@');
     }
-    k.push_str(&u.host.to_string().to_ascii_lowercase());
+    // The host as `Display` writes it, lowercased (IP literals print in lowercase).
+    match &u.host {
+        Host::Domain(d) => k.extend(d.chars().map(|c| c.to_ascii_lowercase())),
+        Host::V4(a) => push_ip(&mut k, IpAddr::V4(*a)),
+        Host::V6(a) => {
+            k.push('[');
+            push_ip(&mut k, IpAddr::V6(*a));
+            k.push(']');
+        }
+    }
     if let Some(p) = u.port {
         k.push(':');
-        k.push_str(&p.to_string());
+        push_u64(&mut k, u64::from(p));
     }
     // Parameters that must match when present in either URI (§19.1.4).
     for name in ["transport", "user", "method", "ttl", "maddr"] {
@@ -323,7 +336,11 @@ impl Registrar {
             if remaining == 0 {
                 continue;
             }
-            let mut v = format!("<{}>;expires={remaining}", b.contact);
+            let mut v = String::with_capacity(b.contact.len() + 24);
+            v.push('<');
+            v.push_str(&b.contact);
+            v.push_str(">;expires=");
+            push_u64(&mut v, u64::from(remaining));
             if b.q != 1000 {
                 v.push_str(&format!(";q={}", format_q(b.q)));
             }
@@ -398,7 +415,12 @@ impl Registrar {
         h.write(req.call_id().as_bytes());
         h.write_u32(req.cseq().seq);
         h.write(req.top_via_branch().unwrap_or("").as_bytes());
-        format!("{:016x}", h.finish())
+        let v = h.finish();
+        // `format!("{v:016x}")` without the formatting machinery.
+        (0..16)
+            .rev()
+            .map(|i| char::from(b"0123456789abcdef"[((v >> (i * 4)) & 0xf) as usize]))
+            .collect()
     }
 }
 

@@ -12,14 +12,14 @@
 //! CR and LF inside a value are written as spaces, so a value can never start
 //! a new header line (header injection).
 
-use std::fmt::{Display, Write as _};
+use std::fmt::Display;
 
 use bytes::Bytes;
 
 use super::Method;
 use super::header::HeaderName;
 use super::message::Message;
-use super::scan::{push_display, push_value};
+use super::scan::{push_display, push_u64, push_value};
 
 /// Appends `name: value\r\n`.
 fn push_line(out: &mut String, name: &str, value: &str) {
@@ -38,6 +38,16 @@ fn copy_line(out: &mut String, name: &str, value: &str) {
     out.push_str("\r\n");
 }
 
+/// Appends `CSeq: seq METHOD\r\n` (the text `CSeq`'s `Display` writes; a
+/// method is a token, so there is nothing to sanitise).
+fn push_cseq(out: &mut String, seq: u32, method: &str) {
+    out.push_str("CSeq: ");
+    push_u64(out, u64::from(seq));
+    out.push(' ');
+    out.push_str(method);
+    out.push_str("\r\n");
+}
+
 /// Appends Content-Type (if there is a body), Content-Length, the empty line
 /// and the body, and freezes the result.
 fn finish(mut head: String, body: Option<(&str, &[u8])>) -> Bytes {
@@ -45,8 +55,9 @@ fn finish(mut head: String, body: Option<(&str, &[u8])>) -> Bytes {
     if let Some((ct, _)) = body {
         push_line(&mut head, "Content-Type", ct);
     }
-    push_display(&mut head, "Content-Length", len);
-    head.push_str("\r\n");
+    head.push_str("Content-Length: ");
+    push_u64(&mut head, len as u64);
+    head.push_str("\r\n\r\n");
     let mut out = head.into_bytes();
     if let Some((_, b)) = body {
         out.extend_from_slice(b);
@@ -108,8 +119,8 @@ impl RequestBuilder {
 #[derive(Debug, Clone)]
 pub struct ResponseBuilder<'a> {
     req: &'a Message,
-    status: u16,
-    reason: String,
+    /// The status line and the Via lines, written when the builder is made.
+    head: String,
     to_tag: Option<String>,
     copy_record_route: bool,
     extra: String,
@@ -120,10 +131,18 @@ impl<'a> ResponseBuilder<'a> {
     /// A response with `status` and `reason` to `req`, copying its Via lines,
     /// From, To, Call-ID and CSeq.
     pub fn for_request(req: &'a Message, status: u16, reason: &str) -> Self {
+        let mut head = String::with_capacity(256 + req.raw().len() / 2);
+        head.push_str("SIP/2.0 ");
+        push_u64(&mut head, u64::from(status));
+        head.push(' ');
+        push_value(&mut head, reason);
+        head.push_str("\r\n");
+        for v in req.header_values(HeaderName::Via) {
+            copy_line(&mut head, "Via", v);
+        }
         Self {
             req,
-            status,
-            reason: reason.to_owned(),
+            head,
             to_tag: None,
             copy_record_route: false,
             extra: String::new(),
@@ -149,6 +168,9 @@ impl<'a> ResponseBuilder<'a> {
     /// Adds `Name: value` with the canonical long name.
     #[must_use]
     pub fn header(mut self, name: HeaderName, value: impl Display) -> Self {
+        if self.extra.capacity() == 0 {
+            self.extra.reserve(256);
+        }
         push_display(&mut self.extra, name.as_str(), value);
         self
     }
@@ -170,13 +192,8 @@ impl<'a> ResponseBuilder<'a> {
     /// The finished response, with Content-Length.
     pub fn build(self) -> Bytes {
         let req = self.req;
-        let mut head = String::with_capacity(256 + req.raw().len() / 2 + self.extra.len());
-        let _ = write!(head, "SIP/2.0 {} ", self.status);
-        push_value(&mut head, &self.reason);
-        head.push_str("\r\n");
-        for v in req.header_values(HeaderName::Via) {
-            copy_line(&mut head, "Via", v);
-        }
+        let mut head = self.head;
+        head.reserve(self.extra.len() + 40);
         if self.copy_record_route {
             for v in req.header_values(HeaderName::RecordRoute) {
                 copy_line(&mut head, "Record-Route", v);
@@ -195,7 +212,7 @@ impl<'a> ResponseBuilder<'a> {
         }
         head.push_str("\r\n");
         copy_line(&mut head, "Call-ID", req.call_id());
-        push_display(&mut head, "CSeq", req.cseq());
+        push_cseq(&mut head, req.cseq().seq, req.cseq().method.as_str());
         head.push_str(&self.extra);
         finish(
             head,
@@ -223,7 +240,7 @@ fn own_request(invite: &Message, method: Method, to: &str) -> Bytes {
     );
     copy_line(&mut head, "To", to);
     copy_line(&mut head, "Call-ID", invite.call_id());
-    let _ = write!(head, "CSeq: {} {}\r\n", invite.cseq().seq, method);
+    push_cseq(&mut head, invite.cseq().seq, method.as_str());
     finish(head, None)
 }
 

@@ -45,3 +45,5 @@ pub use tel::TelUri;
 pub use uri::{SipUri, Uri};
 pub use values::{ContentType, parse_tokens, parse_u32};
 pub use via::{Via, parse_via_list};
+
+pub(crate) use scan::{push_ip, push_u64};

@@ -104,48 +104,11 @@ impl Params {
     }
 
     pub(crate) fn parse_generic(s: &str) -> Option<Self> {
-        let b = s.as_bytes();
         let mut out = Self::new();
-        let mut i = 0;
-        loop {
-            i = skip_ws(b, i);
-            match b.get(i) {
-                None => return Some(out),
-                Some(b';') => {}
-                Some(_) => return None,
-            }
-            i = skip_ws(b, i + 1);
-            let start = i;
-            while b.get(i).copied().is_some_and(is_token_byte) {
-                i += 1;
-            }
-            if i == start {
-                return None;
-            }
-            let name = s.get(start..i)?;
-            i = skip_ws(b, i);
-            let value = if b.get(i) == Some(&b'=') {
-                i = skip_ws(b, i + 1);
-                let start = i;
-                if b.get(i) == Some(&b'"') {
-                    i += quoted_string_len(s.get(i..)?)?;
-                } else {
-                    while b
-                        .get(i)
-                        .is_some_and(|&c| is_token_byte(c) || matches!(c, b'[' | b']' | b':'))
-                    {
-                        i += 1;
-                    }
-                }
-                if i == start {
-                    return None;
-                }
-                Some(s.get(start..i)?.to_owned())
-            } else {
-                None
-            };
-            out.list.push((name.to_owned(), value));
-        }
+        scan_generic(s, |name, value| {
+            out.list.push((name.to_owned(), value.map(str::to_owned)));
+        })?;
+        Some(out)
     }
 
     /// Parses URI parameters (`*( ";" uri-parameter )`, §19.1.1, §25.1): no
@@ -172,6 +135,56 @@ impl Params {
             out.list.push((name, value));
         }
         Some(out)
+    }
+}
+
+/// Walks header parameters with the grammar of [`Params::parse`] without
+/// allocating: calls `f` with each name and value as written (a quoted value
+/// keeps its quotes). `None` on a syntax error (`f` may have seen a prefix).
+pub(crate) fn scan_generic<'a>(
+    s: &'a str,
+    mut f: impl FnMut(&'a str, Option<&'a str>),
+) -> Option<()> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    loop {
+        i = skip_ws(b, i);
+        match b.get(i) {
+            None => return Some(()),
+            Some(b';') => {}
+            Some(_) => return None,
+        }
+        i = skip_ws(b, i + 1);
+        let start = i;
+        while b.get(i).copied().is_some_and(is_token_byte) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let name = s.get(start..i)?;
+        i = skip_ws(b, i);
+        let value = if b.get(i) == Some(&b'=') {
+            i = skip_ws(b, i + 1);
+            let start = i;
+            if b.get(i) == Some(&b'"') {
+                i += quoted_string_len(s.get(i..)?)?;
+            } else {
+                while b
+                    .get(i)
+                    .is_some_and(|&c| is_token_byte(c) || matches!(c, b'[' | b']' | b':'))
+                {
+                    i += 1;
+                }
+            }
+            if i == start {
+                return None;
+            }
+            Some(s.get(start..i)?)
+        } else {
+            None
+        };
+        f(name, value);
     }
 }
 

@@ -255,6 +255,41 @@ pub(crate) fn find_param(v: &[u8], name: &str) -> Result<Option<(usize, usize)>,
     Ok(found)
 }
 
+/// Appends `n` in decimal without the formatting machinery (same text as `Display`).
+pub(crate) fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &buf[i..] {
+        out.push(char::from(d));
+    }
+}
+
+/// Appends an IP address as `Display` writes it (IPv6 without brackets); IPv4
+/// without the formatting machinery.
+pub(crate) fn push_ip(out: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u64(out, u64::from(o));
+            }
+        }
+        std::net::IpAddr::V6(a) => {
+            let _ = write!(out, "{a}");
+        }
+    }
+}
+
 /// Appends `v` to `out`, writing CR and LF as spaces so a value can never
 /// start a new header line.
 pub(crate) fn push_value(out: &mut String, v: &str) {

@@ -15,13 +15,14 @@
 //! `branch` a token. Every error is `BadHeader("Via")`.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use smallvec::SmallVec;
 
 use super::error::ParseError;
 use super::host::{Host, fmt_hostport, parse_host, parse_port};
-use super::params::Params;
+use super::params::{Params, scan_generic};
+use super::scan::{push_ip, push_u64};
 use super::split::{is_token_byte, skip_ws, split_commas, trim_lws, unfold};
 use crate::Transport;
 
@@ -89,71 +90,13 @@ impl Via {
     }
 
     fn parse_one(s: &str) -> Option<Self> {
-        let b = s.as_bytes();
-        let (name, i) = token_at(s, 0)?;
-        let i = sep_at(b, i, b'/')?;
-        let (version, i) = token_at(s, i)?;
-        let i = sep_at(b, i, b'/')?;
-        let (transport, i) = token_at(s, i)?;
-        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
-            return None;
-        }
-        // sent-protocol LWS sent-by: at least one whitespace byte.
-        let start = skip_ws(b, i);
-        if start == i {
-            return None;
-        }
-        let mut j = start;
-        if b.get(j) == Some(&b'[') {
-            j += s.get(j..)?.find(']')? + 1;
-        } else {
-            while b
-                .get(j)
-                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.'))
-            {
-                j += 1;
-            }
-        }
-        let host = parse_host(s.get(start..j)?)?;
-        let mut k = skip_ws(b, j);
-        let mut port = None;
-        if b.get(k) == Some(&b':') {
-            let p = skip_ws(b, k + 1);
-            let mut e = p;
-            while b.get(e).is_some_and(u8::is_ascii_digit) {
-                e += 1;
-            }
-            port = Some(parse_port(s.get(p..e)?)?);
-            k = e;
-        }
-        let params = Params::parse_generic(s.get(k..)?)?;
-        let via = Self {
-            transport: transport.into(),
-            host,
-            port,
-            params,
-        };
-        via.params_valid().then_some(via)
-    }
-
-    fn params_valid(&self) -> bool {
-        let p = &self.params;
-        let ttl_ok = p
-            .get("ttl")
-            .is_none_or(|v| v.is_some_and(|v| v.parse::<u8>().is_ok()));
-        let rport_ok = p
-            .get("rport")
-            .is_none_or(|v| v.is_none_or(|v| parse_port(v).is_some()));
-        let received_ok = p
-            .get("received")
-            .is_none_or(|v| v.and_then(parse_received).is_some());
-        let maddr_ok = p
-            .get("maddr")
-            .is_none_or(|v| v.and_then(parse_host).is_some());
-        let branch_ok = p
-            .get("branch")
-            .is_none_or(|v| v.is_some_and(|v| v.bytes().all(is_token_byte)));
-        ttl_ok && rport_ok && received_ok && maddr_ok && branch_ok
+        let view = ViaView::parse_one(s)?;
+        Some(Self {
+            transport: view.transport.into(),
+            host: view.host,
+            port: view.port,
+            params: Params::parse_generic(view.params)?,
+        })
     }
 
     /// The `branch` parameter.
@@ -212,6 +155,203 @@ impl fmt::Display for Via {
         fmt_hostport(f, &self.host, self.port)?;
         write!(f, "{}", self.params)
     }
+}
+
+/// A borrowed view of one Via value, checked exactly as [`Via::parse`] checks
+/// it (same grammar, same parameter checks) but without building the
+/// parameter list: the transaction layer and the engine's Via check need only
+/// the sent-protocol, the sent-by and the branch of every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViaView<'a> {
+    /// The transport token as written.
+    pub transport: &'a str,
+    /// The sent-by host.
+    pub host: Host,
+    /// The sent-by port, when written.
+    pub port: Option<u16>,
+    /// The value of the first `branch` parameter, if it has one.
+    pub branch: Option<&'a str>,
+    /// The parameters as written (`;branch=...;rport`), LWS included.
+    pub params: &'a str,
+}
+
+/// The parameters [`ViaView::parse_one`] checks; only the first of each name
+/// counts, as with [`Params::get`].
+const CHECKED: [&str; 5] = ["ttl", "rport", "received", "maddr", "branch"];
+
+impl<'a> ViaView<'a> {
+    /// Calls `f` with the view of one Via value (as [`Via::parse`] takes it);
+    /// `None` if it does not parse. A folded value is unfolded first.
+    pub fn with<R>(s: &str, f: impl FnOnce(&ViaView<'_>) -> R) -> Option<R> {
+        let s = unfold(s);
+        ViaView::parse_one(trim_lws(&s)).map(|v| f(&v))
+    }
+
+    /// The known transport of the view (UDP, TCP, TLS, WS, WSS).
+    pub fn transport_kind(&self) -> Option<Transport> {
+        Transport::parse(self.transport)
+    }
+
+    fn parse_one(s: &'a str) -> Option<Self> {
+        let b = s.as_bytes();
+        let (name, i) = token_at(s, 0)?;
+        let i = sep_at(b, i, b'/')?;
+        let (version, i) = token_at(s, i)?;
+        let i = sep_at(b, i, b'/')?;
+        let (transport, i) = token_at(s, i)?;
+        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
+            return None;
+        }
+        // sent-protocol LWS sent-by: at least one whitespace byte.
+        let start = skip_ws(b, i);
+        if start == i {
+            return None;
+        }
+        let mut j = start;
+        if b.get(j) == Some(&b'[') {
+            j += s.get(j..)?.find(']')? + 1;
+        } else {
+            while b
+                .get(j)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.'))
+            {
+                j += 1;
+            }
+        }
+        let host = parse_host(s.get(start..j)?)?;
+        let mut k = skip_ws(b, j);
+        let mut port = None;
+        if b.get(k) == Some(&b':') {
+            let p = skip_ws(b, k + 1);
+            let mut e = p;
+            while b.get(e).is_some_and(u8::is_ascii_digit) {
+                e += 1;
+            }
+            port = Some(parse_port(s.get(p..e)?)?);
+            k = e;
+        }
+        let params = s.get(k..)?;
+        let mut seen = [false; CHECKED.len()];
+        let mut valid = true;
+        let mut branch = None;
+        scan_generic(params, |n, v| {
+            let Some(idx) = CHECKED.iter().position(|c| n.eq_ignore_ascii_case(c)) else {
+                return;
+            };
+            if std::mem::replace(&mut seen[idx], true) {
+                return;
+            }
+            valid &= match idx {
+                0 => v.is_some_and(|v| v.parse::<u8>().is_ok()),
+                1 => v.is_none_or(|v| parse_port(v).is_some()),
+                2 => v.and_then(parse_received).is_some(),
+                3 => v.and_then(parse_host).is_some(),
+                _ => {
+                    branch = v;
+                    v.is_some_and(|v| v.bytes().all(is_token_byte))
+                }
+            };
+        })?;
+        valid.then_some(Self {
+            transport,
+            host,
+            port,
+            branch,
+            params,
+        })
+    }
+}
+
+/// RFC 3261 §18.2.1 / RFC 3581 §4 stamping of a received top Via, on its text:
+/// `received` set to `src`'s address when the sent-by host differs from it or
+/// `rport` is asked for, and an empty `rport` filled with `src`'s port. The
+/// result is the text `Via`'s `Display` prints after `Params::set` makes those
+/// changes (first parameter of each name edited in place, `received` appended
+/// when absent), computed without parsing into owned values when the value is
+/// already in that printed form (no LWS but the one space, `SIP/2.0/`, an IPv4
+/// or domain sent-by, a port without leading zeros).
+///
+/// `None`: not in printed form (or not a Via), use the parse-and-print path;
+/// `Some(None)`: nothing to change; `Some(Some(v))`: the stamped value.
+pub fn stamp_received(top: &str, src: SocketAddr) -> Option<Option<String>> {
+    let b = top.as_bytes();
+    if !top.starts_with("SIP/2.0/")
+        || b.iter().any(|&c| matches!(c, b'\t' | b'\r' | b'\n'))
+        || b.iter().filter(|&&c| c == b' ').count() != 1
+    {
+        return None;
+    }
+    let view = ViaView::parse_one(top)?;
+    if matches!(view.host, Host::V6(_)) {
+        return None;
+    }
+    let params_at = top.len() - view.params.len();
+    if view.port.is_some() {
+        let digits = top.get(..params_at)?.rsplit(':').next()?;
+        if digits.len() > 1 && digits.starts_with('0') {
+            return None;
+        }
+    }
+    // (end of the name, end of the parameter) of the first `received` and `rport`.
+    let base = top.as_ptr() as usize;
+    let mut received = None;
+    let mut rport = None;
+    let mut wants_rport = false;
+    scan_generic(view.params, |n, v| {
+        let name_end = n.as_ptr() as usize - base + n.len();
+        let end = v.map_or(name_end, |v| v.as_ptr() as usize - base + v.len());
+        if received.is_none() && n.eq_ignore_ascii_case("received") {
+            received = Some((name_end, end));
+        } else if rport.is_none() && n.eq_ignore_ascii_case("rport") {
+            rport = Some((name_end, end));
+            wants_rport = v.is_none();
+        }
+    })?;
+    let ip = src.ip();
+    if !wants_rport && view.host.ip() == Some(ip) {
+        return Some(None);
+    }
+    let mut ip_text = String::with_capacity(16);
+    push_ip(&mut ip_text, ip);
+    let mut edits: SmallVec<[(usize, usize, bool); 2]> = SmallVec::new();
+    match received {
+        Some((s, e)) => edits.push((s, e, true)),
+        None => edits.push((top.len(), top.len(), true)),
+    }
+    if wants_rport && let Some((s, e)) = rport {
+        edits.push((s, e, false));
+    }
+    edits.sort_unstable();
+    let mut out = String::with_capacity(top.len() + 40);
+    let mut at = 0;
+    for (s, e, is_received) in edits {
+        out.push_str(top.get(at..s)?);
+        if is_received {
+            if s == top.len() && received.is_none() {
+                out.push_str(";received");
+            }
+            out.push('=');
+            out.push_str(&ip_text);
+        } else {
+            out.push('=');
+            push_u64(&mut out, u64::from(src.port()));
+        }
+        at = e;
+    }
+    out.push_str(top.get(at..)?);
+    Some(Some(out))
+}
+
+/// Checks a Via header value with one or more comma-separated values exactly
+/// as [`parse_via_list`] does, without building them.
+pub fn check_via_list(s: &str) -> Result<(), ParseError> {
+    let s = unfold(s);
+    let mut any = false;
+    for v in split_commas(&s) {
+        ViaView::parse_one(v).ok_or(ERR)?;
+        any = true;
+    }
+    if any { Ok(()) } else { Err(ERR) }
 }
 
 /// Parses a Via header value with one or more comma-separated values.
@@ -360,5 +500,123 @@ mod tests {
             "SIP/2.0/TLS proxy.example.com:5061;branch=z9hG4bKx;rport"
         );
         assert_eq!(Via::parse(&v.to_string()), Ok(v));
+    }
+
+    /// The borrowed view accepts exactly what `Via::parse` accepts and sees the
+    /// same transport, sent-by and branch; `check_via_list` agrees with `parse_via_list`.
+    #[test]
+    fn view_agrees_with_parse() {
+        let cases = [
+            "SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds",
+            "SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKa;rport;received=192.0.2.9",
+            "SIP / 2.0 / TCP  [2001:db8::9]:5061 ; BRANCH = z9hG4bKx ; branch=second",
+            "SIP/2.0/UDP host;branch=z9hG4bKa;branch=\"bad\"",
+            "SIP/2.0/UDP host;Branch",
+            "SIP/2.0/UDP host;branch=\"q\"",
+            "SIP/2.0/UDP host;ttl=256",
+            "SIP/2.0/UDP host;ttl=255;TTL=999",
+            "SIP/2.0/UDP host;ttl",
+            "SIP/2.0/UDP host;rport=0x",
+            "SIP/2.0/UDP host;rport=5060;received=[2001:db8::1]",
+            "SIP/2.0/UDP host;received=not-an-ip",
+            "SIP/2.0/UDP host;received",
+            "SIP/2.0/UDP host;maddr=224.2.0.1;maddr=###",
+            "SIP/2.0/UDP host;maddr",
+            "SIP/2.0/UDP host:99999",
+            "SIP/2.0/UDP host:",
+            "SIP/2.0/UDPhost",
+            "SIP/3.0/UDP host",
+            "SIP/2.0/UDP host;;branch=x",
+            "SIP/2.0/UDP host;branch=z9hG4bK\r\n ;rport",
+            "SIP/2.0/SCTP host.example ;  x=\"a,b\";branch=z9hG4bK1",
+            "SIP/2.0/UDP host extra",
+            "",
+        ];
+        for c in cases {
+            let full = Via::parse(c);
+            let view = ViaView::with(c, |v| {
+                (
+                    v.transport.to_owned(),
+                    v.host.clone(),
+                    v.port,
+                    v.branch.map(str::to_owned),
+                )
+            });
+            match (&full, &view) {
+                (Ok(f), Some((t, h, p, b))) => {
+                    assert_eq!(&*f.transport, t.as_str(), "{c:?}");
+                    assert_eq!((&f.host, f.port), (h, *p), "{c:?}");
+                    assert_eq!(f.branch(), b.as_deref(), "{c:?}");
+                }
+                (Err(_), None) => {}
+                _ => panic!("{c:?}: parse {full:?}, view {view:?}"),
+            }
+            let list = format!("{c}, SIP/2.0/TCP h2;branch=z9hG4bK2");
+            for l in [c, list.as_str()] {
+                assert_eq!(
+                    parse_via_list(l).is_ok(),
+                    check_via_list(l).is_ok(),
+                    "{l:?}"
+                );
+            }
+        }
+    }
+
+    /// The reference: parse, `Params::set`, print (what the proxy did before).
+    fn stamp_slow(top: &str, src: SocketAddr) -> Option<String> {
+        let mut via = Via::parse(top).ok()?;
+        let wants_rport = matches!(via.rport(), Some(None));
+        if wants_rport || via.host.ip() != Some(src.ip()) {
+            via.params.set("received", Some(&src.ip().to_string()));
+            if wants_rport {
+                via.params.set("rport", Some(&src.port().to_string()));
+            }
+            return Some(via.to_string());
+        }
+        None
+    }
+
+    #[test]
+    fn stamping_on_text_equals_parse_and_print() {
+        let srcs: [SocketAddr; 3] = [
+            "192.0.2.4:5060".parse().unwrap(),
+            "198.51.100.7:40123".parse().unwrap(),
+            "[2001:db8::7]:5062".parse().unwrap(),
+        ];
+        let cases = [
+            "SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKa",
+            "SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP 192.0.2.4;rport;branch=z9hG4bKa",
+            "SIP/2.0/UDP 192.0.2.4;RPORT;Received=10.0.0.1;branch=z9hG4bKa;received=1.1.1.1",
+            "SIP/2.0/TCP pc33.atlanta.com;branch=z9hG4bKa;received;rport=5060",
+            "SIP/2.0/UDP pc33.atlanta.com:5066;branch=z9hG4bKa;rport;x=\"a b\"",
+            "SIP/2.0/UDP pc33.atlanta.com:05066;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP [2001:db8::7]:5062;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP [2001:DB8:0::7];branch=z9hG4bKa",
+            "sip/2.0/udp 192.0.2.4;branch=z9hG4bKa;rport",
+            "SIP / 2.0 / UDP 192.0.2.4 ; branch = z9hG4bKa ; rport",
+            "SIP/2.0/UDP  192.0.2.4;rport",
+            "SIP/2.0/UDP 192.0.2.4:5060;rport=5060;branch=z9hG4bKa",
+            "SIP/2.0/UDP 192.0.2.4;ttl=300",
+            "SIP/2.0/UDP bad host",
+        ];
+        for top in cases {
+            for src in srcs {
+                let slow = stamp_slow(top, src);
+                match stamp_received(top, src) {
+                    Some(fast) => assert_eq!(fast, slow, "{top:?} from {src}"),
+                    None => assert!(
+                        top.starts_with("sip")
+                            || top.contains("  ")
+                            || top.contains(" ;")
+                            || top.contains("\"a b\"")
+                            || top.contains(":05066")
+                            || top.contains('[')
+                            || Via::parse(top).is_err(),
+                        "fast path refused {top:?}"
+                    ),
+                }
+            }
+        }
     }
 }

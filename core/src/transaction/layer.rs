@@ -20,9 +20,10 @@ use crate::io::Transmit;
 use crate::sip::builder::{ResponseBuilder, ack_for_non2xx};
 use crate::sip::message::Message;
 use crate::sip::method::Method;
-use crate::sip::via::Via;
+use crate::sip::via::ViaView;
 use crate::transport::{ConnId, Flow, Transport};
 use bytes::Bytes;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -132,7 +133,10 @@ struct ServerTx {
     merge: Option<MergeKey>,
     ack_key: Option<ServerKey>,
     machine: ServerMachine,
-    request: Message,
+    /// The request, until the final response is sent (a completed transaction
+    /// only answers retransmissions with `last`; dropping it early keeps the
+    /// tens of thousands of transactions Timer J/L hold at high rates small).
+    request: Option<Box<Message>>,
     flow: Flow,
     last: Option<Bytes>,
     pending: Option<Bytes>,
@@ -143,12 +147,27 @@ struct ClientTx {
     key: ClientKey,
     machine: ClientMachine,
     request: Bytes,
-    /// Parsed copy of an INVITE we sent (needed to build ACK and CANCEL).
-    invite: Option<Message>,
+    /// Parsed copy of an INVITE we sent (needed to build ACK and CANCEL): given,
+    /// or parsed from `request` on first use when `lazy_invite` (most calls
+    /// never need it).
+    invite: OnceCell<Option<Message>>,
+    lazy_invite: bool,
     dest: Destination,
     ack: Option<Bytes>,
     last_response: Option<(Message, Flow)>,
     deadline: Option<Instant>,
+}
+
+impl ClientTx {
+    fn invite(&self) -> Option<&Message> {
+        self.invite
+            .get_or_init(|| {
+                self.lazy_invite
+                    .then(|| Message::parse(self.request.clone(), &Default::default()).ok())
+                    .flatten()
+            })
+            .as_ref()
+    }
 }
 
 /// All transactions of the engine.
@@ -180,21 +199,22 @@ impl std::fmt::Debug for Layer {
 /// The server-transaction key of a request, from its top Via.
 pub fn server_key(msg: &Message, flow: &Flow) -> Option<ServerKey> {
     let method = msg.method()?;
-    let via = Via::parse(msg.top_via_value()).ok()?;
-    let transport = via.transport_kind().unwrap_or(flow.transport);
-    let sent_by = SentBy::from_host(&via.host, via.port, transport);
-    let branch = via.branch();
-    Some(ServerKey::for_request(branch, sent_by, method, || {
-        Rfc2543Key::new(
-            msg.request_uri().unwrap_or(""),
-            msg.to_tag(),
-            msg.from_tag(),
-            msg.call_id(),
-            msg.cseq().seq,
-            msg.top_via_value(),
-            method,
-        )
-    }))
+    // A borrowed view of the top Via: no parameter list is built.
+    ViaView::with(msg.top_via_value(), |via| {
+        let transport = via.transport_kind().unwrap_or(flow.transport);
+        let sent_by = SentBy::from_host(&via.host, via.port, transport);
+        ServerKey::for_request(via.branch, sent_by, method, || {
+            Rfc2543Key::new(
+                msg.request_uri().unwrap_or(""),
+                msg.to_tag(),
+                msg.from_tag(),
+                msg.call_id(),
+                msg.cseq().seq,
+                msg.top_via_value(),
+                method,
+            )
+        })
+    })
 }
 
 impl Layer {
@@ -237,18 +257,30 @@ impl Layer {
 
     /// Matches an incoming request against the server transactions.
     pub fn receive_request(&mut self, now: Instant, msg: &Message, flow: &Flow) -> RequestMatch {
-        let Some(key) = server_key(msg, flow) else {
+        self.receive_request_keyed(now, msg, server_key(msg, flow).as_ref())
+    }
+
+    /// [`Layer::receive_request`] with the request's key already computed
+    /// ([`server_key`]), so a caller that goes on to [`Layer::create_server_keyed`]
+    /// computes it once.
+    pub fn receive_request_keyed(
+        &mut self,
+        now: Instant,
+        msg: &Message,
+        key: Option<&ServerKey>,
+    ) -> RequestMatch {
+        let Some(key) = key else {
             return RequestMatch::New;
         };
         let is_ack = msg.method() == Some(&Method::Ack);
         if let Some(target) = key.cancel_target() {
-            if let Some(&id) = self.server_keys.get(&key) {
+            if let Some(&id) = self.server_keys.get(key) {
                 self.server_retransmission(now, id);
                 return RequestMatch::Retransmission;
             }
             return RequestMatch::Cancel(self.server_keys.get(&target).copied());
         }
-        let found = self.server_keys.get(&key).copied();
+        let found = self.server_keys.get(key).copied();
         match (found, is_ack) {
             (Some(id), true) => {
                 let deliver = self.server_ack(now, id);
@@ -297,8 +329,20 @@ impl Layer {
 
     /// Creates a server transaction for a new request (not ACK) that arrived on `flow`.
     pub fn create_server(&mut self, now: Instant, msg: Message, flow: Flow) -> TxId {
+        let key = server_key(&msg, &flow);
+        self.create_server_keyed(now, msg, flow, key)
+    }
+
+    /// [`Layer::create_server`] with the request's key already computed ([`server_key`]).
+    pub fn create_server_keyed(
+        &mut self,
+        now: Instant,
+        msg: Message,
+        flow: Flow,
+        key: Option<ServerKey>,
+    ) -> TxId {
         let id = self.alloc();
-        let key = server_key(&msg, &flow).unwrap_or_else(|| {
+        let key = key.unwrap_or_else(|| {
             // A request always has a method and a Via (the codec checked); if the Via
             // did not parse, file it under a key no retransmission can match.
             ServerKey::rfc3261(
@@ -325,7 +369,7 @@ impl Layer {
                 merge,
                 ack_key: None,
                 machine,
-                request: msg,
+                request: Some(Box::new(msg)),
                 flow,
                 last: None,
                 pending: None,
@@ -338,7 +382,7 @@ impl Layer {
 
     /// The request of a server transaction.
     pub fn server_request(&self, id: TxId) -> Option<&Message> {
-        self.servers.get(&id).map(|t| &t.request)
+        self.servers.get(&id).and_then(|t| t.request.as_deref())
     }
 
     /// The flow a server transaction's request came on.
@@ -370,14 +414,9 @@ impl Layer {
 
     /// Is this server transaction still able to send a final response?
     pub fn server_is_pending(&self, id: TxId) -> bool {
-        self.servers.get(&id).is_some_and(|t| match &t.machine {
-            ServerMachine::Invite(m) => m.state() == super::server_invite::State::Proceeding,
-            ServerMachine::NonInvite(m) => matches!(
-                m.state(),
-                super::server_non_invite::State::Trying
-                    | super::server_non_invite::State::Proceeding
-            ),
-        })
+        self.servers
+            .get(&id)
+            .is_some_and(|t| server_machine_pending(&t.machine))
     }
 
     /// The TU responds on a server transaction with `response` (status `status`).
@@ -425,7 +464,11 @@ impl Layer {
             match action {
                 ServerAction::Send => {
                     if let Some(resp) = tx.pending.take() {
+                        // Only an RFC 2543 key changes for the ACK (it carries our To
+                        // tag); an RFC 3261 key is the ACK's key as it is, so the
+                        // response need not be parsed back.
                         if tx.ack_key.is_none()
+                            && matches!(tx.key, ServerKey::Rfc2543(_))
                             && let Ok(parsed) = Message::parse(resp.clone(), &Default::default())
                         {
                             let k = tx.key.for_ack(parsed.to_tag());
@@ -447,7 +490,8 @@ impl Layer {
                     }
                 }
                 ServerAction::Send100 => {
-                    let trying = ResponseBuilder::for_request(&tx.request, 100, "Trying")
+                    let Some(request) = &tx.request else { continue };
+                    let trying = ResponseBuilder::for_request(request, 100, "Trying")
                         .header_raw(
                             "Server",
                             std::str::from_utf8(&self.server_header).unwrap_or("Switchboard"),
@@ -470,6 +514,9 @@ impl Layer {
             ServerMachine::Invite(m) => m.poll_timeout(),
             ServerMachine::NonInvite(m) => m.poll_timeout(),
         };
+        if !server_machine_pending(&tx.machine) {
+            tx.request = None;
+        }
         let old = std::mem::replace(&mut tx.deadline, deadline);
         if let Some(o) = old {
             self.deadlines.remove(&(o, id));
@@ -510,6 +557,34 @@ impl Layer {
         invite: Option<Message>,
         dest: Destination,
     ) -> TxId {
+        let lazy = false;
+        self.start_client(now, branch, method, request, invite, lazy, dest)
+    }
+
+    /// Starts a client INVITE transaction like [`Layer::send_request`], with the
+    /// parsed copy of the request (for ACK and CANCEL) made from `request` only
+    /// when first needed.
+    pub fn send_invite(
+        &mut self,
+        now: Instant,
+        branch: &str,
+        request: Bytes,
+        dest: Destination,
+    ) -> TxId {
+        self.start_client(now, branch, &Method::Invite, request, None, true, dest)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_client(
+        &mut self,
+        now: Instant,
+        branch: &str,
+        method: &Method,
+        request: Bytes,
+        invite: Option<Message>,
+        lazy_invite: bool,
+        dest: Destination,
+    ) -> TxId {
         let id = self.alloc();
         let key = ClientKey::new(branch, method);
         let reliable = dest.transport.is_reliable();
@@ -527,7 +602,8 @@ impl Layer {
                 key,
                 machine,
                 request,
-                invite,
+                invite: invite.map_or_else(OnceCell::new, |m| OnceCell::from(Some(m))),
+                lazy_invite,
                 dest,
                 ack: None,
                 last_response: None,
@@ -545,7 +621,7 @@ impl Layer {
 
     /// The parsed INVITE of a client INVITE transaction.
     pub fn client_invite(&self, id: TxId) -> Option<&Message> {
-        self.clients.get(&id).and_then(|t| t.invite.as_ref())
+        self.clients.get(&id).and_then(|t| t.invite())
     }
 
     /// Matches a response to a client transaction; returns its id if one matched.
@@ -591,7 +667,7 @@ impl Layer {
                 }
                 ClientAction::SendAck => {
                     if tx.ack.is_none()
-                        && let (Some(inv), Some((resp, _))) = (&tx.invite, &tx.last_response)
+                        && let (Some(inv), Some((resp, _))) = (tx.invite(), &tx.last_response)
                     {
                         tx.ack = Some(ack_for_non2xx(inv, resp));
                     }
@@ -742,6 +818,17 @@ impl Layer {
     /// The next event for the TU.
     pub fn poll_event(&mut self) -> Option<TxEvent> {
         self.events.pop_front()
+    }
+}
+
+/// Can the machine still send a final response (it has not sent one)?
+fn server_machine_pending(m: &ServerMachine) -> bool {
+    match m {
+        ServerMachine::Invite(m) => m.state() == super::server_invite::State::Proceeding,
+        ServerMachine::NonInvite(m) => matches!(
+            m.state(),
+            super::server_non_invite::State::Trying | super::server_non_invite::State::Proceeding
+        ),
     }
 }
 
