@@ -150,25 +150,7 @@ pub fn via_value(identity: &Identity, dest: &Destination, branch: &str) -> Optio
 /// the request really came from (RFC 3261 §18.2.1, RFC 3581 §4); `None` when
 /// nothing needs to change.
 pub fn stamped_top_via(msg: &Message, flow: &Flow) -> Option<String> {
-    // Usually done on the text, without parsing and printing the Via.
-    if let Some(stamped) = crate::sip::via::stamp_received(msg.top_via_value(), flow.remote) {
-        return stamped;
-    }
-    let mut via = Via::parse(msg.top_via_value()).ok()?;
-    let src = flow.remote.ip();
-    let wants_rport = matches!(via.rport(), Some(None));
-    let host_differs = via.host.ip() != Some(src);
-    if !wants_rport && !host_differs {
-        return None;
-    }
-    if host_differs || wants_rport {
-        via.params.set("received", Some(&src.to_string()));
-    }
-    if wants_rport {
-        via.params
-            .set("rport", Some(&flow.remote.port().to_string()));
-    }
-    Some(via.to_string())
+    crate::sip::via::stamp_top_via(msg.top_via_value(), flow.remote)
 }
 
 /// Everything needed to produce one forwarded copy.

@@ -136,6 +136,9 @@ impl Proxy {
             return;
         };
         let mut b = ResponseBuilder::for_request(req, status, reason);
+        if let Some(flow) = ctx.layer.server_flow(tx) {
+            b = b.received_from(flow.remote);
+        }
         if status > 100 {
             b = b.to_tag(&ctx.rng.tag());
         }

@@ -50,6 +50,8 @@ pub struct Registrar {
     server_name: String,
     clock: WallClock,
     tag_keys: SeededState,
+    /// Where the REGISTER being handled came from (stamped into response Vias).
+    src: Option<std::net::SocketAddr>,
     events: VecDeque<Event>,
     /// Successful REGISTERs so far.
     pub accepted: u64,
@@ -74,6 +76,7 @@ impl Registrar {
             server_name: cfg.server_name.clone(),
             clock: WallClock::new(start, cfg.wall_epoch),
             tag_keys: rng.hasher(),
+            src: None,
             events: VecDeque::new(),
             accepted: 0,
             auth_failures: 0,

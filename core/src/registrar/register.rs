@@ -92,9 +92,12 @@ impl Registrar {
     ) -> RegisterReply {
         let tag = self.tag_for(req);
         let server_name = self.server_name.clone();
+        let src = flow.remote;
+        self.src = Some(src);
         let reply = |status: u16, reason: &str| RegisterReply {
             status,
             response: ResponseBuilder::for_request(req, status, reason)
+                .received_from(src)
                 .to_tag(&tag)
                 .header(HeaderName::Server, &server_name)
                 .build(),
@@ -107,7 +110,8 @@ impl Registrar {
             .map(str::to_owned)
             .collect();
         if !unsupported.is_empty() {
-            let mut r = ResponseBuilder::for_request(req, 420, "Bad Extension")
+            let mut r = self
+                .response_to(req, 420, "Bad Extension")
                 .to_tag(&self.tag_for(req))
                 .header(HeaderName::Unsupported, unsupported.join(", "));
             r = r.header(HeaderName::Server, &self.server_name);
@@ -217,7 +221,8 @@ impl Registrar {
             let expires = if expires == 0 {
                 0
             } else if expires < self.min_expires {
-                let r = ResponseBuilder::for_request(req, 423, "Interval Too Brief")
+                let r = self
+                    .response_to(req, 423, "Interval Too Brief")
                     .to_tag(&self.tag_for(req))
                     .header(HeaderName::MinExpires, self.min_expires)
                     .header(HeaderName::Server, &self.server_name)
@@ -304,14 +309,11 @@ impl Registrar {
             .iter()
             .any(|b| &*b.call_id == call_id && cseq <= b.cseq)
         {
-            let response = ResponseBuilder::for_request(
-                req,
-                500,
-                "Server Internal Error: out-of-order REGISTER",
-            )
-            .to_tag(&self.tag_for(req))
-            .header(HeaderName::Server, &self.server_name)
-            .build();
+            let response = self
+                .response_to(req, 500, "Server Internal Error: out-of-order REGISTER")
+                .to_tag(&self.tag_for(req))
+                .header(HeaderName::Server, &self.server_name)
+                .build();
             return RegisterReply {
                 status: 500,
                 response,
@@ -330,7 +332,7 @@ impl Registrar {
         aor: &str,
         outbound: bool,
     ) -> RegisterReply {
-        let mut r = ResponseBuilder::for_request(req, 200, "OK").to_tag(&self.tag_for(req));
+        let mut r = self.response_to(req, 200, "OK").to_tag(&self.tag_for(req));
         for b in self.bindings.lookup(aor) {
             let remaining = b.remaining(now);
             if remaining == 0 {
@@ -376,8 +378,9 @@ impl Registrar {
         rng: &mut Rng,
         stale: bool,
     ) -> RegisterReply {
-        let mut builder =
-            ResponseBuilder::for_request(req, 401, "Unauthorized").to_tag(&self.tag_for(req));
+        let mut builder = self
+            .response_to(req, 401, "Unauthorized")
+            .to_tag(&self.tag_for(req));
         for value in self.auth.challenge(now, rng, stale) {
             builder = builder.header(HeaderName::WwwAuthenticate, value);
         }
@@ -405,6 +408,16 @@ impl Registrar {
             contact: contact.to_owned(),
             reason,
         });
+    }
+
+    /// A response to `req`, its top Via stamped with where the REGISTER came from
+    /// (RFC 3581: a client behind NAT learns its public address from it).
+    fn response_to<'m>(&self, req: &'m Message, status: u16, reason: &str) -> ResponseBuilder<'m> {
+        let b = ResponseBuilder::for_request(req, status, reason);
+        match self.src {
+            Some(src) => b.received_from(src),
+            None => b,
+        }
     }
 
     /// A To tag for our responses: stable per request (a retransmitted REGISTER

@@ -150,6 +150,32 @@ impl<'a> ResponseBuilder<'a> {
         }
     }
 
+    /// Stamps `received`/`rport` into the copied top Via for a request that came
+    /// from `src` (RFC 3261 §18.2.1, RFC 3581 §4): the client learns the address
+    /// and port we saw it at. A no-op when nothing needs stamping.
+    #[must_use]
+    pub fn received_from(mut self, src: std::net::SocketAddr) -> Self {
+        let top = self.req.top_via_value();
+        let Some(stamped) = super::via::stamp_top_via(top, src) else {
+            return self;
+        };
+        let Some(first_line) = self.req.header_values(HeaderName::Via).next() else {
+            return self;
+        };
+        // Rebuild the Via lines: the first line's first value is the top Via.
+        let status_end = self.head.find("\r\n").map_or(self.head.len(), |i| i + 2);
+        self.head.truncate(status_end);
+        let rest = first_line.trim_start().strip_prefix(top).unwrap_or("");
+        let mut line = String::with_capacity(stamped.len() + rest.len());
+        line.push_str(&stamped);
+        line.push_str(rest);
+        copy_line(&mut self.head, "Via", &line);
+        for v in self.req.header_values(HeaderName::Via).skip(1) {
+            copy_line(&mut self.head, "Via", v);
+        }
+        self
+    }
+
     /// Adds `;tag=` to To, unless the request's To already has a tag (§8.2.6.2).
     #[must_use]
     pub fn to_tag(mut self, tag: &str) -> Self {

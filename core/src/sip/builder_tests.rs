@@ -153,3 +153,43 @@ fn cancel_follows_9_1() {
     assert_eq!(m.to_tag(), None);
     assert_eq!((m.cseq().seq, &m.cseq().method), (314159, &Method::Cancel));
 }
+
+#[test]
+fn responses_stamp_received_and_rport_for_the_source_seen() {
+    let raw = "OPTIONS sip:x@example.com SIP/2.0\r\n\
+               Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKnat1;rport, SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKup\r\n\
+               Via: SIP/2.0/TCP 10.0.0.10;branch=z9hG4bKup2\r\n\
+               From: <sip:a@example.com>;tag=1\r\nTo: <sip:x@example.com>\r\nCall-ID: nat\r\n\
+               CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    let req = Message::parse(Bytes::from(raw), &Limits::default()).expect("valid request");
+    let src: std::net::SocketAddr = "203.0.113.7:40000".parse().expect("literal");
+    let resp = ResponseBuilder::for_request(&req, 200, "OK")
+        .received_from(src)
+        .build();
+    let text = std::str::from_utf8(&resp).expect("ascii");
+    let vias: Vec<&str> = text.lines().filter(|l| l.starts_with("Via:")).collect();
+    assert_eq!(vias.len(), 2, "{text}");
+    assert!(
+        vias[0].contains(";rport=40000") && vias[0].contains(";received=203.0.113.7"),
+        "{}",
+        vias[0]
+    );
+    assert!(
+        vias[0].ends_with(", SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKup"),
+        "the rest of the line is kept: {}",
+        vias[0]
+    );
+    assert_eq!(vias[1], "Via: SIP/2.0/TCP 10.0.0.10;branch=z9hG4bKup2");
+    // A client that is where it says it is, without rport, gets its Via back unchanged.
+    let local: std::net::SocketAddr = "10.0.0.5:5060".parse().expect("literal");
+    let raw2 = raw.replace(";rport,", ",");
+    let req2 = Message::parse(Bytes::from(raw2), &Limits::default()).expect("valid request");
+    let resp2 = ResponseBuilder::for_request(&req2, 200, "OK")
+        .received_from(local)
+        .build();
+    assert!(
+        std::str::from_utf8(&resp2)
+            .expect("ascii")
+            .contains("Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKnat1, ")
+    );
+}

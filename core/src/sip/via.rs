@@ -262,6 +262,31 @@ impl<'a> ViaView<'a> {
     }
 }
 
+/// The top Via of a request received from `src`, with `received` and `rport`
+/// filled in as RFC 3261 §18.2.1 and RFC 3581 §4 ask: `received` when the
+/// sent-by host is not `src`'s address (or `rport` was asked for), `rport` with
+/// `src`'s port when the client sent an empty `rport`. `None` when nothing
+/// changes (or the value is not a Via). Used on forwarded requests and on
+/// every response we generate, so a client behind NAT learns its public
+/// address and port.
+pub fn stamp_top_via(top: &str, src: SocketAddr) -> Option<String> {
+    if let Some(stamped) = stamp_received(top, src) {
+        return stamped;
+    }
+    let mut via = Via::parse(top).ok()?;
+    let ip = src.ip();
+    let wants_rport = matches!(via.rport(), Some(None));
+    let host_differs = via.host.ip() != Some(ip);
+    if !wants_rport && !host_differs {
+        return None;
+    }
+    via.params.set("received", Some(&ip.to_string()));
+    if wants_rport {
+        via.params.set("rport", Some(&src.port().to_string()));
+    }
+    Some(via.to_string())
+}
+
 /// RFC 3261 §18.2.1 / RFC 3581 §4 stamping of a received top Via, on its text:
 /// `received` set to `src`'s address when the sent-by host differs from it or
 /// `rport` is asked for, and an empty `rport` filled with `src`'s port. The

@@ -492,6 +492,7 @@ impl Layer {
                 ServerAction::Send100 => {
                     let Some(request) = &tx.request else { continue };
                     let trying = ResponseBuilder::for_request(request, 100, "Trying")
+                        .received_from(tx.flow.remote)
                         .header_raw(
                             "Server",
                             std::str::from_utf8(&self.server_header).unwrap_or("Switchboard"),
