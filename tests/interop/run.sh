@@ -122,6 +122,8 @@ EOF2
 } > "$T/extensions.csv"
 "$BIN" -c "$T/switchboard.toml" ext import "$T/extensions.csv" || { echo "interop: ext import failed"; exit 1; }
 
+# Create the output files first: `tail -f` below must not race the redirection.
+: > "$T/server.out"; : > "$T/server.err"
 "$BIN" -c "$T/switchboard.toml" > "$T/server.out" 2> "$T/server.err" &
 SERVER=$!
 # Readiness: the "ready:" line on stdout, at most 15 s; stops early if the server dies.
