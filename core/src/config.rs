@@ -4,6 +4,7 @@
 //! key); tests build it in code. [`Config::validate`] rejects impossible values
 //! with the name of the setting, so a bad configuration never starts.
 
+use crate::auth::Algorithm;
 use crate::transport::Transport;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -53,6 +54,10 @@ pub struct Config {
     pub call_auth: bool,
     /// How long a nonce stays fresh before `stale=true`, default 300 s.
     pub nonce_lifetime: Duration,
+    /// Digest algorithms offered in 401/407 challenges, most preferred first
+    /// (RFC 7616 §3.7), default SHA-256 then MD5 (RFC 8760 §2.4). `[Md5]` serves
+    /// clients that only read the first challenge and only know MD5.
+    pub digest_algorithms: Vec<Algorithm>,
     /// Record-Route every dialog-creating request so in-dialog requests pass through us.
     pub record_route: bool,
     /// Maximum SIP message size in bytes, default 65,536.
@@ -79,6 +84,7 @@ impl Config {
             register_auth: true,
             call_auth: true,
             nonce_lifetime: Duration::from_secs(300),
+            digest_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             record_route: true,
             max_message_size: 65_536,
             server_name: concat!("Switchboard/", env!("CARGO_PKG_VERSION")).to_owned(),
@@ -135,6 +141,12 @@ impl Config {
             return bad(
                 "nonce_lifetime",
                 format!("{:?} is shorter than 10 s", self.nonce_lifetime),
+            );
+        }
+        if self.digest_algorithms.is_empty() {
+            return bad(
+                "digest_algorithms",
+                "at least one algorithm is required".into(),
             );
         }
         if !(1_500..=1 << 20).contains(&self.max_message_size) {

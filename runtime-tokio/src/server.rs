@@ -16,10 +16,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use switchboard_core::auth::Ha1Set;
+use switchboard_core::auth::{Algorithm, Ha1Set};
 use switchboard_core::registrar::{Extension as CoreExtension, NewBinding};
 use switchboard_core::{Command, Config, Engine, Flow, Listener, Transport};
-use switchboard_storage::{Db, Settings};
+use switchboard_storage::{Db, DigestAlgorithm, Settings};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
@@ -109,6 +109,15 @@ pub fn engine_config(
     cfg.call_auth =
         settings.security.sip_authentication && settings.security.authenticate_local_calls;
     cfg.nonce_lifetime = Duration::from_secs(u64::from(settings.security.nonce_lifetime_s));
+    cfg.digest_algorithms = settings
+        .security
+        .digest_algorithms
+        .iter()
+        .map(|a| match a {
+            DigestAlgorithm::Sha256 => Algorithm::Sha256,
+            DigestAlgorithm::Md5 => Algorithm::Md5,
+        })
+        .collect();
     cfg.validate()
         .map_err(|e| StartError(format!("invalid settings: {e}")))?;
     Ok(cfg)

@@ -27,4 +27,6 @@ pub use db::{
     SavedBinding, StoredCallRecord, StoredLogEntry, Upsert, validate_username,
 };
 pub use error::StorageError;
-pub use settings::{LoggingLevel, Rotation, Settings, SettingsError, TransportMode};
+pub use settings::{
+    DigestAlgorithm, LoggingLevel, Rotation, Settings, SettingsError, TransportMode,
+};

@@ -151,6 +151,22 @@ pub struct Security {
     pub authenticate_local_calls: bool,
     /// How long a nonce stays fresh, seconds (then `stale=true`).
     pub nonce_lifetime_s: u32,
+    /// Digest algorithms offered in 401/407 challenges, most preferred first
+    /// (RFC 7616 §3.7); default `["SHA-256", "MD5"]` (RFC 8760 §2.4). `["MD5"]`
+    /// (or MD5 first) serves phones and tools that read only the first
+    /// challenge and only know MD5 (sipp 3.6, older phones).
+    pub digest_algorithms: Vec<DigestAlgorithm>,
+}
+
+/// A digest algorithm a challenge may offer (RFC 7616 §3.3, RFC 8760).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DigestAlgorithm {
+    /// SHA-256 (RFC 7616, RFC 8760).
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    /// MD5 (RFC 2617; what every SIP phone supports).
+    #[serde(rename = "MD5")]
+    Md5,
 }
 
 impl Default for Security {
@@ -159,6 +175,7 @@ impl Default for Security {
             sip_authentication: true,
             authenticate_local_calls: true,
             nonce_lifetime_s: 300,
+            digest_algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
         }
     }
 }

@@ -32,7 +32,7 @@ use crate::rng::Rng;
 use digest::push_hex;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use smallvec::smallvec;
+use smallvec::{SmallVec, smallvec};
 use std::time::{Duration, Instant};
 
 /// Why credentials were refused with a fresh challenge (401/407).
@@ -93,6 +93,8 @@ pub struct Authenticator {
     /// HA1s for the unknown-user path, so it hashes as much as the known one.
     dummy: Ha1Set,
     allow_rfc2069: bool,
+    /// Algorithms offered in [`challenges`](Self::challenges), most preferred first.
+    algorithms: SmallVec<[Algorithm; 2]>,
 }
 
 impl Authenticator {
@@ -132,6 +134,7 @@ impl Authenticator {
             opaque,
             dummy,
             allow_rfc2069: false,
+            algorithms: smallvec![Algorithm::Sha256, Algorithm::Md5],
         }
     }
 
@@ -147,6 +150,24 @@ impl Authenticator {
     #[must_use]
     pub fn allow_rfc2069(mut self, allow: bool) -> Self {
         self.allow_rfc2069 = allow;
+        self
+    }
+
+    /// Sets the algorithms [`challenges`](Self::challenges) offers, most
+    /// preferred first (RFC 7616 §3.7); duplicates are dropped, and an empty
+    /// list keeps the default (SHA-256, then MD5). Offering MD5 alone (or first)
+    /// serves clients that only read the first challenge and only know MD5.
+    #[must_use]
+    pub fn with_algorithms(mut self, algorithms: &[Algorithm]) -> Self {
+        let mut list: SmallVec<[Algorithm; 2]> = SmallVec::new();
+        for a in algorithms {
+            if !list.contains(a) {
+                list.push(*a);
+            }
+        }
+        if !list.is_empty() {
+            self.algorithms = list;
+        }
         self
     }
 
@@ -171,6 +192,29 @@ impl Authenticator {
         let sha = c.to_string();
         c.algorithm = Algorithm::Md5;
         [sha, c.to_string()]
+    }
+
+    /// The challenge header values for a 401/407, one per configured algorithm
+    /// in order of preference (default: SHA-256, then MD5 — RFC 8760 §2.4),
+    /// sharing one fresh nonce and the opaque, `qop="auth"`, with
+    /// `stale=true` when `stale`.
+    pub fn challenges(&self, now: Instant, rng: &mut Rng, stale: bool) -> SmallVec<[String; 2]> {
+        let mut c = Challenge {
+            realm: self.realm.clone(),
+            nonce: self.minter.mint(now, rng),
+            algorithm: Algorithm::Sha256,
+            qop: smallvec![Qop::Auth],
+            opaque: Some(self.opaque.clone()),
+            stale,
+            userhash: false,
+        };
+        self.algorithms
+            .iter()
+            .map(|a| {
+                c.algorithm = *a;
+                c.to_string()
+            })
+            .collect()
     }
 
     /// Checks an `Authorization` / `Proxy-Authorization` value for a request

@@ -381,3 +381,46 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn challenges_follow_the_configured_algorithms() {
+    let mut f = Fixture::new();
+    let default = f.auth.challenges(f.base, &mut f.rng, false);
+    let algs: Vec<_> = default
+        .iter()
+        .map(|v| Challenge::parse(v).expect("ok").algorithm)
+        .collect();
+    assert_eq!(algs, [Algorithm::Sha256, Algorithm::Md5]);
+
+    // MD5 only (clients that read only the first challenge and know only MD5).
+    let mut f = Fixture::new();
+    f.auth = f.auth.with_algorithms(&[Algorithm::Md5, Algorithm::Md5]);
+    let only = f.auth.challenges(f.base, &mut f.rng, true);
+    assert_eq!(only.len(), 1);
+    let ch = Challenge::parse(&only[0]).expect("ok");
+    assert_eq!(ch.algorithm, Algorithm::Md5);
+    assert!(ch.stale);
+    // ... and the answer to it verifies.
+    let v = f.verify(f.base, &answer(&ch, "alice", "s3cret", 1));
+    assert!(matches!(v, Verdict::Ok { .. }), "{v:?}");
+
+    // MD5 first, then SHA-256, one nonce.
+    let mut f = Fixture::new();
+    f.auth = f.auth.with_algorithms(&[Algorithm::Md5, Algorithm::Sha256]);
+    let both = f.auth.challenges(f.base, &mut f.rng, false);
+    let parsed: Vec<_> = both
+        .iter()
+        .map(|v| Challenge::parse(v).expect("ok"))
+        .collect();
+    assert_eq!(parsed[0].algorithm, Algorithm::Md5);
+    assert_eq!(parsed[1].algorithm, Algorithm::Sha256);
+    assert_eq!(parsed[0].nonce, parsed[1].nonce);
+
+    // An empty list keeps the default.
+    let f = Fixture::new();
+    let auth = f.auth.with_algorithms(&[]);
+    assert_eq!(
+        auth.algorithms.as_slice(),
+        &[Algorithm::Sha256, Algorithm::Md5]
+    );
+}

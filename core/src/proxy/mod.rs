@@ -443,17 +443,14 @@ impl Proxy {
     }
 
     fn challenge(&mut self, ctx: &mut Ctx<'_>, tx: TxId, stale: bool) {
-        let [sha, md5] = ctx.registrar.auth.challenge(ctx.now, ctx.rng, stale);
-        self.reply(
-            ctx,
-            tx,
-            407,
-            "Proxy Authentication Required",
-            &[
-                (HeaderName::ProxyAuthenticate, sha),
-                (HeaderName::ProxyAuthenticate, md5),
-            ],
-        );
+        let values: smallvec::SmallVec<[(HeaderName, String); 2]> = ctx
+            .registrar
+            .auth
+            .challenges(ctx.now, ctx.rng, stale)
+            .into_iter()
+            .map(|v| (HeaderName::ProxyAuthenticate, v))
+            .collect();
+        self.reply(ctx, tx, 407, "Proxy Authentication Required", &values);
     }
 
     /// The location service (§16.5): every live binding of the user.

@@ -65,7 +65,8 @@ impl Registrar {
             identity: Identity::new(cfg),
             directory: Directory::new(),
             bindings: Bindings::new(),
-            auth: Authenticator::new(cfg.domain.clone(), secret, start, cfg.nonce_lifetime),
+            auth: Authenticator::new(cfg.domain.clone(), secret, start, cfg.nonce_lifetime)
+                .with_algorithms(&cfg.digest_algorithms),
             register_auth: cfg.register_auth,
             default_expires: cfg.default_expires,
             min_expires: cfg.min_expires,

@@ -359,13 +359,12 @@ impl Registrar {
         rng: &mut Rng,
         stale: bool,
     ) -> RegisterReply {
-        let [sha, md5] = self.auth.challenge(now, rng, stale);
-        let response = ResponseBuilder::for_request(req, 401, "Unauthorized")
-            .to_tag(&self.tag_for(req))
-            .header(HeaderName::WwwAuthenticate, sha)
-            .header(HeaderName::WwwAuthenticate, md5)
-            .header(HeaderName::Server, &self.server_name)
-            .build();
+        let mut b =
+            ResponseBuilder::for_request(req, 401, "Unauthorized").to_tag(&self.tag_for(req));
+        for value in self.auth.challenges(now, rng, stale) {
+            b = b.header(HeaderName::WwwAuthenticate, value);
+        }
+        let response = b.header(HeaderName::Server, &self.server_name).build();
         RegisterReply {
             status: 401,
             response,

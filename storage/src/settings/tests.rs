@@ -56,6 +56,7 @@ tcp_idle_timeout_s = 120
 sip_authentication = false
 authenticate_local_calls = false
 nonce_lifetime_s = 60
+digest_algorithms = ["MD5"]
 
 [accounting]
 [media]
@@ -92,6 +93,7 @@ database = "sb.db"
     assert!(!s.security.sip_authentication);
     assert!(!s.security.authenticate_local_calls);
     assert_eq!(s.security.nonce_lifetime_s, 60);
+    assert_eq!(s.security.digest_algorithms, [DigestAlgorithm::Md5]);
     assert_eq!(s.logging.level, LoggingLevel::Developer);
     assert_eq!(s.logging.directory, Path::new("/var/log/switchboard"));
     assert_eq!(s.logging.rotation, Rotation::Hourly);
@@ -162,6 +164,11 @@ fn ill_typed_values_are_named() {
     assert!(reason.contains("IP address"), "{reason}");
     let (key, _, _) = invalid("[security]\nsip_authentication = \"yes\"\n");
     assert_eq!(key, "security.sip_authentication");
+    let (key, value, _) = invalid("[security]\ndigest_algorithms = [\"MD5\", \"SHA1\"]\n");
+    assert_eq!(
+        (key.as_str(), value.as_str()),
+        ("security.digest_algorithms[1]", "\"SHA1\"")
+    );
     let (key, _, _) = invalid("[service]\nmin_expires = -1\n");
     assert_eq!(key, "service.min_expires");
     let (key, _, _) = invalid("service = 5\n");
@@ -211,6 +218,11 @@ fn out_of_range_values_are_named() {
             "[security]\nnonce_lifetime_s = 5",
             "security.nonce_lifetime_s",
             "5",
+        ),
+        (
+            "[security]\ndigest_algorithms = []",
+            "security.digest_algorithms",
+            "[]",
         ),
         ("[logging]\ndirectory = \"\"", "logging.directory", "\"\""),
         ("[storage]\ndata_dir = \"\"", "storage.data_dir", "\"\""),

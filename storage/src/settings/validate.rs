@@ -136,6 +136,21 @@ impl Settings {
                 "must be at least 10 s",
             ));
         }
+        let algs = &self.security.digest_algorithms;
+        if algs.is_empty() {
+            return Err(bad(
+                "security.digest_algorithms",
+                "[]",
+                "must name at least one of \"SHA-256\", \"MD5\"",
+            ));
+        }
+        if algs.iter().enumerate().any(|(i, a)| algs[..i].contains(a)) {
+            return Err(bad(
+                "security.digest_algorithms",
+                format!("{algs:?}"),
+                "lists an algorithm twice",
+            ));
+        }
         if self.logging.directory.as_os_str().is_empty() {
             return Err(bad("logging.directory", "\"\"", "must not be empty"));
         }
