@@ -52,6 +52,16 @@ impl Identity {
         }
     }
 
+    /// Is `host:port` in our domain *at this server*: [`is_our_domain`](Self::is_our_domain)
+    /// with no port, or with one of the ports we listen on. `sip:127.0.0.1:5080`
+    /// is another element on our address (a PBX or softphone on the same host),
+    /// not us, when we listen on 5060 (RFC 3261 §16.4/§16.5: only a URI naming
+    /// this proxy is handled locally or through the location service).
+    pub fn is_our_domain_at(&self, host: &Host, port: Option<u16>) -> bool {
+        self.is_our_domain(host)
+            && port.is_none_or(|p| self.listeners.iter().any(|l| l.addr.port() == p))
+    }
+
     fn is_our_ip(&self, ip: IpAddr) -> bool {
         self.is_alias_ip(ip)
             || self.domain_is_ip(ip)
@@ -187,6 +197,24 @@ mod tests {
                 "{h}"
             );
         }
+    }
+
+    #[test]
+    fn our_domain_at_a_foreign_port_is_another_element() {
+        let id = identity();
+        let v4 = Host::parse("192.0.2.1").expect("valid host");
+        let name = Host::parse("example.com").expect("valid host");
+        assert!(id.is_our_domain_at(&name, None));
+        assert!(id.is_our_domain_at(&v4, None));
+        assert!(id.is_our_domain_at(&v4, Some(5060)));
+        assert!(
+            id.is_our_domain_at(&name, Some(5070)),
+            "a port we listen on"
+        );
+        // A PBX or softphone on our own address, another port.
+        assert!(!id.is_our_domain_at(&v4, Some(5080)));
+        assert!(!id.is_our_domain_at(&name, Some(15090)));
+        assert!(!id.is_our_domain_at(&Host::parse("example.org").expect("valid host"), None));
     }
 
     #[test]

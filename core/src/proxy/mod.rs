@@ -206,7 +206,7 @@ impl Proxy {
         let to_server = remaining.is_empty()
             && sip_ruri.as_ref().is_some_and(|u| {
                 u.user.is_none()
-                    && (self.identity.is_our_domain(&u.host)
+                    && (self.identity.is_our_domain_at(&u.host, u.port)
                         || self.identity.is_us(&u.host, u.port, u.transport_kind()))
             });
         // Requests for the server itself.
@@ -274,7 +274,7 @@ impl Proxy {
             }
         } else {
             match sip_ruri {
-                Some(u) if self.identity.is_our_domain(&u.host) && u.user.is_some() => {
+                Some(u) if self.identity.is_our_domain_at(&u.host, u.port) && u.user.is_some() => {
                     match self.location_targets(ctx, &u) {
                         Ok(t) => t,
                         Err((code, reason)) => return self.reply(ctx, tx, code, reason, &[]),
@@ -554,7 +554,10 @@ impl Proxy {
             },
         };
         let dest = hop.and_then(|u| {
-            if u.user.is_some() && remaining.is_empty() && self.identity.is_our_domain(&u.host) {
+            if u.user.is_some()
+                && remaining.is_empty()
+                && self.identity.is_our_domain_at(&u.host, u.port)
+            {
                 // An ACK to our domain's AOR (no Route): the callee's first binding.
                 let aor = format!(
                     "{}@{}",
