@@ -275,6 +275,11 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
             limits,
         )));
     }
+    tasks.push(tokio::spawn(housekeeping(
+        db_path.clone(),
+        settings.logging.directory.clone(),
+        settings.logging.auto_clear_days,
+    )));
     tasks.push(tokio::spawn(crate::reload::watch_extensions(
         db_path.clone(),
         tx.clone(),
@@ -411,5 +416,36 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Every hour: removes log files and application-log rows older than the
+/// auto-clear period (`logging.auto_clear_days`; 0 keeps everything). Call
+/// records are billing data and are never removed by this.
+async fn housekeeping(db_path: std::path::PathBuf, log_dir: std::path::PathBuf, days: u32) {
+    if days == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let now = SystemTime::now();
+        let files = crate::logging::auto_clear(&log_dir, days, now);
+        let cutoff_ms = now
+            .checked_sub(Duration::from_secs(u64::from(days) * 86_400))
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64);
+        let rows = match Db::open(&db_path).and_then(|mut db| db.prune_log(cutoff_ms)) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("cannot prune the application log: {e}");
+                0
+            }
+        };
+        if files > 0 || rows > 0 {
+            tracing::info!(
+                "auto-clear: removed {files} log files and {rows} application-log entries older than {days} days"
+            );
+        }
     }
 }
