@@ -5,7 +5,7 @@
 //! `auth` (`on`/`off`: REGISTER authentication, default on), `call_auth`
 //! (`on`/`off`: 407 for calls from our users, default on), `t1`/`t2`/`t4` (in
 //! ms), `min_expires`, `max_expires`, `default_expires`, `record_route`
-//! (`on`/`off`). An unknown key or a bad value fails the scenario at setup:
+//! (`on`/`off`), `large_over_tcp` (`on`/`off`: RFC 3261 §18.1.1, default off). An unknown key or a bad value fails the scenario at setup:
 //! a misspelt setting must not silently test the defaults.
 
 use crate::node::{Node, ScenarioSetup};
@@ -62,6 +62,7 @@ pub fn engine_config(setup: &ScenarioSetup) -> Config {
             "auth" => cfg.register_auth = on_off(k, v),
             "call_auth" => cfg.call_auth = on_off(k, v),
             "record_route" => cfg.record_route = on_off(k, v),
+            "large_over_tcp" => cfg.large_requests_over_tcp = on_off(k, v),
             "t1" => cfg.t1 = Duration::from_millis(number(k, v)),
             "t2" => cfg.t2 = Duration::from_millis(number(k, v)),
             "t4" => cfg.t4 = Duration::from_millis(number(k, v)),

@@ -60,6 +60,10 @@ pub struct Config {
     pub digest_algorithms: Vec<Algorithm>,
     /// Record-Route every dialog-creating request so in-dialog requests pass through us.
     pub record_route: bool,
+    /// Send a request that is too large for UDP (over 1,300 bytes, RFC 3261
+    /// §18.1.1) over TCP instead, when the target is reachable at the address
+    /// it names (never through a NAT flow) and we listen on TCP. Default off.
+    pub large_requests_over_tcp: bool,
     /// Maximum SIP message size in bytes, default 65,536.
     pub max_message_size: usize,
     /// Value of `Server` / `User-Agent` headers we generate.
@@ -86,6 +90,7 @@ impl Config {
             nonce_lifetime: Duration::from_secs(300),
             digest_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             record_route: true,
+            large_requests_over_tcp: false,
             max_message_size: 65_536,
             server_name: concat!("Switchboard/", env!("CARGO_PKG_VERSION")).to_owned(),
         }

@@ -108,6 +108,7 @@ pub fn engine_config(
     cfg.register_auth = settings.security.sip_authentication;
     cfg.call_auth =
         settings.security.sip_authentication && settings.security.authenticate_local_calls;
+    cfg.large_requests_over_tcp = s.tcp_for_large_packets && s.transport.tcp();
     cfg.nonce_lifetime = Duration::from_secs(u64::from(settings.security.nonce_lifetime_s));
     cfg.digest_algorithms = settings
         .security

@@ -94,7 +94,29 @@ impl Proxy {
         };
         let dialog_creating =
             self.record_route && msg.to_tag().is_none() && forward::creates_dialog(&method);
+        let too_large_for_udp = msg.raw().len() + 200 > forward::UDP_LIMIT;
         for target in &targets {
+            // RFC 3261 §18.1.1: a request too large for UDP goes over TCP when the
+            // target can be reached directly and we listen on TCP.
+            let upgraded;
+            let target = if self.large_over_tcp
+                && too_large_for_udp
+                && target.direct
+                && target.dest.transport == crate::Transport::Udp
+                && self
+                    .identity
+                    .listener(crate::Transport::Tcp, Some(target.dest.remote))
+                    .is_some()
+            {
+                let mut t = target.clone();
+                t.dest.transport = crate::Transport::Tcp;
+                t.dest.conn = None;
+                t.dest.local = None;
+                upgraded = t;
+                &upgraded
+            } else {
+                target
+            };
             let br = branch::new_branch(hash, ctx.rng);
             let Some(via) = forward::via_value(&self.identity, &target.dest, &br) else {
                 continue;

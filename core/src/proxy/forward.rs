@@ -30,6 +30,24 @@ pub struct Target {
     pub dest: Destination,
     /// Route values to push (a binding's Path).
     pub push_routes: Vec<String>,
+    /// The destination is the address the target names itself (not a NAT
+    /// flow learned from a REGISTER), so it may be reached over TCP instead of
+    /// UDP when a request is too large for UDP (RFC 3261 §18.1.1).
+    pub direct: bool,
+}
+
+/// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU (1500, so
+/// larger than 1300 bytes) must go over a congestion-controlled transport.
+pub const UDP_LIMIT: usize = 1300;
+
+/// Is `b`'s UDP flow the very address its contact names (no NAT in between)?
+pub fn binding_is_direct(b: &Binding) -> bool {
+    let Ok(uri) = Uri::parse(&b.contact) else {
+        return false;
+    };
+    let Some(u) = uri.as_sip() else { return false };
+    let port = u.port.unwrap_or(5060);
+    u.host.ip() == Some(b.flow.remote.ip()) && port == b.flow.remote.port()
 }
 
 /// How the received request's Route set must change before forwarding.

@@ -78,6 +78,7 @@ pub struct Proxy {
     loop_keys: SeededState,
     record_route: bool,
     call_auth: bool,
+    large_over_tcp: bool,
     server_name: String,
     contexts: BTreeMap<TxId, Context>,
     timer_c: BTreeSet<(Instant, TxId)>,
@@ -97,6 +98,7 @@ impl Proxy {
             loop_keys: rng.hasher(),
             record_route: cfg.record_route,
             call_auth: cfg.call_auth,
+            large_over_tcp: cfg.large_requests_over_tcp,
             server_name: cfg.server_name.clone(),
             contexts: BTreeMap::new(),
             timer_c: BTreeSet::new(),
@@ -264,6 +266,7 @@ impl Proxy {
                     request_uri: None,
                     dest,
                     push_routes: Vec::new(),
+                    direct: false,
                 }],
                 None => {
                     return self.reply(
@@ -300,6 +303,7 @@ impl Proxy {
                             request_uri: None,
                             dest,
                             push_routes: Vec::new(),
+                            direct: false,
                         }],
                         None => {
                             return self.reply(
@@ -490,6 +494,7 @@ impl Proxy {
                     request_uri: Some(b.contact.to_string()),
                     dest: forward::binding_destination(b)?,
                     push_routes: b.path.iter().map(|p| p.to_string()).collect(),
+                    direct: b.path.is_empty() && forward::binding_is_direct(b),
                 })
             })
             .collect();
@@ -590,6 +595,7 @@ impl Proxy {
             request_uri: None,
             dest,
             push_routes: Vec::new(),
+            direct: false,
         };
         let bytes = forward::build_forward(&ForwardSpec {
             msg,
