@@ -194,6 +194,12 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let mut tcp = Vec::new();
     let mut listeners = Vec::new();
     for (t, addr) in listen_addrs(&settings)? {
+        // A host without IPv6 cannot bind "::": skip that family with a warning
+        // (the default listens on both) rather than refuse to start.
+        if addr.ip() == IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) && !ipv6_available() {
+            tracing::warn!("IPv6 is not available on this host: not listening on {t} {addr}");
+            continue;
+        }
         match t {
             Transport::Udp => {
                 let s = bind_udp(addr)?;
@@ -335,6 +341,13 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         c.failed_calls
     );
     Ok(())
+}
+
+/// Can this host open an IPv6 socket at all?
+fn ipv6_available() -> bool {
+    Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))
+        .and_then(|s| s.bind(&SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)).into()))
+        .is_ok()
 }
 
 /// The host to advertise in Via/Record-Route when listening on every address:
