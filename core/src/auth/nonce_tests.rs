@@ -15,9 +15,8 @@ fn setup() -> (NonceMinter, Instant, Rng) {
 
 /// An opaque origin instant. Only tests read the clock, once, and nothing
 /// depends on its value: every other instant is derived from it.
-#[allow(clippy::disallowed_methods)]
 pub(super) fn t0() -> Instant {
-    Instant::now()
+    crate::test_epoch()
 }
 
 #[test]

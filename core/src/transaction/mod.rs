@@ -119,12 +119,9 @@ impl Class {
     }
 }
 
-/// The origin of the virtual clock in tests: only ever used as `base + Duration`.
+/// The origin of the virtual clock in tests (the crate's one test clock, `crate::test_epoch`).
 #[cfg(test)]
-#[allow(clippy::disallowed_methods)] // tests need *some* Instant; no test depends on its value
-pub(crate) fn test_clock_origin() -> std::time::Instant {
-    std::time::Instant::now()
-}
+pub(crate) use crate::test_epoch as test_clock_origin;
 
 #[cfg(test)]
 mod proptests;
