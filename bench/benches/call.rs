@@ -275,18 +275,7 @@ fn main() {
     );
     let wall = start.elapsed();
     let engine = b.net.engine_time - engine_before;
-    let engine_ns = engine.as_nanos() as f64 / iterations as f64;
-    let mean_ns = wall.as_nanos() as f64 / iterations as f64;
-    println!(
-        "| same run, mean (wall / iterations) | {:.2} µs | | | {:.0}/s |",
-        mean_ns / 1e3,
-        1e9 / mean_ns
-    );
-    println!(
-        "| engine only, mean (clock around handle_input + drain) | {:.2} µs | | | {:.0}/s |",
-        engine_ns / 1e3,
-        1e9 / engine_ns
-    );
+    let (mean_ns, engine_ns) = switchboard_bench::engine_share(wall, engine, iterations);
     println!();
     println!(
         "- iterations: {iterations}; mean {:.2} µs/call of which engine {:.2} µs ({:.0}%), \

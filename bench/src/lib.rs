@@ -121,3 +121,23 @@ pub fn rss_bytes() -> Option<u64> {
     let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
 }
+
+/// Prints the two "same run" rows shared by the engine benchmarks (mean wall
+/// time per iteration, and the engine's share clocked around its calls) and
+/// returns both means in nanoseconds.
+pub fn engine_share(wall: Duration, engine: Duration, iterations: u64) -> (f64, f64) {
+    let n = iterations.max(1) as f64;
+    let mean_ns = wall.as_nanos() as f64 / n;
+    let engine_ns = engine.as_nanos() as f64 / n;
+    println!(
+        "| same run, mean (wall / iterations) | {:.2} µs | | | {:.0}/s |",
+        mean_ns / 1e3,
+        1e9 / mean_ns
+    );
+    println!(
+        "| engine only, mean (clock around handle_input + drain) | {:.2} µs | | | {:.0}/s |",
+        engine_ns / 1e3,
+        1e9 / engine_ns
+    );
+    (mean_ns, engine_ns)
+}
