@@ -46,6 +46,10 @@ pub enum Command {
         /// The binding, with its expiry mapped onto the engine's clock.
         binding: NewBinding,
     },
+    /// Replace the whole routing configuration (destinations and routes). It is
+    /// validated first; a bad one is refused with the reason and the current
+    /// configuration keeps serving.
+    ReplaceRouting(crate::routing::RoutingConfig),
 }
 
 /// The Sans-IO SIP engine.
@@ -61,6 +65,7 @@ pub struct Engine {
     conns: Connections,
     out: VecDeque<Output>,
     counters: Counters,
+    routing: crate::routing::RoutingConfig,
 }
 
 impl Engine {
@@ -91,6 +96,7 @@ impl Engine {
             conns: Connections::new(limits),
             out: VecDeque::new(),
             counters: Counters::default(),
+            routing: crate::routing::RoutingConfig::default(),
             rng,
         })
     }
@@ -186,6 +192,11 @@ impl Engine {
             }
             Command::ClearAllRegistrations => {
                 self.registrar.clear_all();
+                Ok(())
+            }
+            Command::ReplaceRouting(cfg) => {
+                cfg.validate().map_err(|e| e.to_string())?;
+                self.routing = cfg;
                 Ok(())
             }
             Command::RestoreBinding { aor, binding } => {
@@ -390,6 +401,12 @@ impl Engine {
         .flatten()
         .min()
         .map(|t| t.max(self.now))
+    }
+
+    /// The routing configuration in force (the last one accepted by
+    /// [`Command::ReplaceRouting`]; empty at start).
+    pub fn routing(&self) -> &crate::routing::RoutingConfig {
+        &self.routing
     }
 
     /// A snapshot of the counters.

@@ -47,6 +47,7 @@ pub mod io;
 pub mod proxy;
 pub mod registrar;
 pub mod rng;
+pub mod routing;
 pub mod sip;
 pub mod transaction;
 pub mod transport;

@@ -1,0 +1,391 @@
+//! Validation of a routing configuration, with messages that name the
+//! offending destination or route and say why (TekSIP's documented refusals,
+//! or clearer ones): a route to a missing or disabled destination, a prefix
+//! that is not digits, a destination name outside `[A-Za-z0-9-._]`, a
+//! password containing `;`, a gateway that is empty.
+//!
+//! Checks that need to know the server itself (a gateway that points back at
+//! us: "Default route points to this host") are made by the engine, which
+//! knows its own addresses and domain.
+
+use super::model::{Destination, Prefix, Route, RoutingConfig};
+use std::collections::BTreeSet;
+
+/// Why a routing configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: {reason}")]
+pub struct RoutingError {
+    /// The destination or route concerned.
+    pub what: String,
+    /// Why it is refused.
+    pub reason: String,
+}
+
+impl RoutingError {
+    /// An error about `what`.
+    pub fn new(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks a destination name: 1–64 characters from letters, digits, `-._`.
+pub fn validate_destination_name(name: &str) -> Result<(), RoutingError> {
+    let what = || format!("destination name {name:?}");
+    if name.is_empty() {
+        return Err(RoutingError::new(what(), "it is empty"));
+    }
+    if name.len() > 64 {
+        return Err(RoutingError::new(what(), "it is longer than 64 characters"));
+    }
+    if name.eq_ignore_ascii_case("default") || name.eq_ignore_ascii_case("none") {
+        return Err(RoutingError::new(what(), "the name is reserved"));
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
+    {
+        Some(c) => Err(RoutingError::new(
+            what(),
+            format!("illegal character {c:?} (allowed: letters, digits, '-', '.', '_')"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Parses a route prefix as an operator writes it: `Default` (any case) or an
+/// optional `+` followed by 1–32 digits.
+pub fn validate_prefix(text: &str) -> Result<Prefix, RoutingError> {
+    if text.eq_ignore_ascii_case("default") {
+        return Ok(Prefix::Default);
+    }
+    let what = || format!("route prefix {text:?}");
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() {
+        return Err(RoutingError::new(
+            what(),
+            "a prefix is digits (optionally after '+') or Default",
+        ));
+    }
+    if digits.len() > 32 {
+        return Err(RoutingError::new(what(), "it is longer than 32 digits"));
+    }
+    if let Some(c) = digits.chars().find(|c| !c.is_ascii_digit()) {
+        return Err(RoutingError::new(
+            what(),
+            format!(
+                "illegal character {c:?}: a prefix is digits (optionally after '+') or Default"
+            ),
+        ));
+    }
+    Ok(Prefix::Digits(text.to_owned()))
+}
+
+/// Checks one destination on its own.
+pub fn validate_destination(d: &Destination) -> Result<(), RoutingError> {
+    validate_destination_name(&d.name)?;
+    let what = || format!("destination {:?}", d.name);
+    if d.gateway.trim().is_empty() {
+        return Err(RoutingError::new(what(), "the gateway is empty"));
+    }
+    if d.gateway.chars().any(|c| c.is_whitespace() || c == ';') {
+        return Err(RoutingError::new(
+            what(),
+            format!("gateway {:?} is not a host name or address", d.gateway),
+        ));
+    }
+    if d.port == Some(0) {
+        return Err(RoutingError::new(what(), "port 0 is not a port"));
+    }
+    if d.password.as_deref().is_some_and(|p| p.contains(';')) {
+        return Err(RoutingError::new(
+            what(),
+            "the password must not contain ';'",
+        ));
+    }
+    for (field, v) in [
+        ("remove prefix", &d.remove_prefix),
+        ("add prefix", &d.add_prefix),
+    ] {
+        let digits = v.strip_prefix('+').unwrap_or(v);
+        if !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(RoutingError::new(
+                what(),
+                format!("{field} {v:?} is not digits"),
+            ));
+        }
+    }
+    if d.register && d.register_expires < 60 {
+        return Err(RoutingError::new(
+            what(),
+            format!(
+                "registration timeout {} s is below 60 s",
+                d.register_expires
+            ),
+        ));
+    }
+    if d.capacity == Some(0) {
+        return Err(RoutingError::new(
+            what(),
+            "capacity 0 would refuse every call (leave it unset for unlimited)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a route against the destinations it may name.
+pub fn validate_route(r: &Route, destinations: &[Destination]) -> Result<(), RoutingError> {
+    let what = || match &r.prefix {
+        Prefix::Default => format!("route Default -> {:?}", r.destination),
+        Prefix::Digits(p) => format!("route {p} -> {:?}", r.destination),
+    };
+    if let Prefix::Digits(p) = &r.prefix {
+        validate_prefix(p).map_err(|e| RoutingError::new(what(), e.reason))?;
+    }
+    match destinations.iter().find(|d| d.name == r.destination) {
+        None => Err(RoutingError::new(
+            what(),
+            format!("there is no destination {:?}", r.destination),
+        )),
+        Some(d) if r.enabled && !d.enabled => Err(RoutingError::new(
+            what(),
+            format!("destination {:?} is disabled", r.destination),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+impl RoutingConfig {
+    /// Checks the whole configuration: every destination, unique names, every
+    /// route, no route listed twice.
+    pub fn validate(&self) -> Result<(), RoutingError> {
+        let mut names = BTreeSet::new();
+        for d in &self.destinations {
+            validate_destination(d)?;
+            if !names.insert(d.name.as_str()) {
+                return Err(RoutingError::new(
+                    format!("destination {:?}", d.name),
+                    "the name is used twice",
+                ));
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for r in &self.routes {
+            validate_route(r, &self.destinations)?;
+            if !seen.insert((&r.prefix, r.destination.as_str())) {
+                return Err(RoutingError::new(
+                    format!("route {:?} -> {:?}", r.prefix, r.destination),
+                    "the same route is listed twice",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Transport;
+    use crate::routing::model::DestinationKind;
+
+    fn dest(name: &str) -> Destination {
+        Destination {
+            name: name.into(),
+            gateway: "192.0.2.10".into(),
+            port: None,
+            domain: None,
+            transport: Transport::Udp,
+            kind: DestinationKind::Proxy,
+            username: None,
+            auth_username: None,
+            password: None,
+            register: false,
+            register_expires: 3600,
+            options_ping: false,
+            capacity: None,
+            remove_prefix: String::new(),
+            add_prefix: String::new(),
+            media_encryption: false,
+            translation_profile: None,
+            enabled: true,
+        }
+    }
+
+    fn route(prefix: &str, dest: &str) -> Route {
+        Route {
+            prefix: validate_prefix(prefix).expect("test prefix"),
+            destination: dest.into(),
+            order: 0,
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn prefixes_are_digits_or_default() {
+        assert_eq!(validate_prefix("DEFAULT"), Ok(Prefix::Default));
+        assert_eq!(validate_prefix("+4420"), Ok(Prefix::Digits("+4420".into())));
+        for bad in ["", "+", "12a", "1 2", "*8", "++1", &"9".repeat(33)] {
+            let e = validate_prefix(bad).expect_err(bad);
+            assert!(e.to_string().contains("route prefix"), "{e}");
+        }
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(validate_destination_name("carrier-1.a_b").is_ok());
+        for bad in ["", "a b", "x;y", "Default", "none", &"a".repeat(65)] {
+            assert!(validate_destination_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_valid_configuration_passes() {
+        let cfg = RoutingConfig {
+            destinations: vec![dest("a"), dest("b")],
+            routes: vec![route("0", "a"), route("0", "b"), route("default", "b")],
+            ..Default::default()
+        };
+        assert_eq!(cfg.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_route_to_a_missing_or_disabled_destination_is_refused() {
+        let mut b = dest("b");
+        b.enabled = false;
+        let cfg = RoutingConfig {
+            destinations: vec![dest("a"), b],
+            routes: vec![route("9", "zz")],
+            ..Default::default()
+        };
+        let e = cfg.validate().expect_err("missing");
+        assert!(e.to_string().contains("no destination \"zz\""), "{e}");
+        let cfg = RoutingConfig {
+            routes: vec![route("9", "b")],
+            ..cfg
+        };
+        let e = cfg.validate().expect_err("disabled");
+        assert!(e.to_string().contains("is disabled"), "{e}");
+        // A disabled route to a disabled destination is fine.
+        let mut r = route("9", "b");
+        r.enabled = false;
+        let cfg = RoutingConfig {
+            routes: vec![r],
+            ..cfg
+        };
+        assert_eq!(cfg.validate(), Ok(()));
+    }
+
+    #[test]
+    fn bad_destinations_are_refused_with_reasons() {
+        type Mutation = Box<dyn Fn(&mut Destination)>;
+        let cases: Vec<(Mutation, &str)> = vec![
+            (Box::new(|d| d.gateway = " ".into()), "gateway is empty"),
+            (Box::new(|d| d.password = Some("a;b".into())), "';'"),
+            (Box::new(|d| d.add_prefix = "9x".into()), "add prefix"),
+            (Box::new(|d| d.port = Some(0)), "port 0"),
+            (Box::new(|d| d.capacity = Some(0)), "capacity 0"),
+            (
+                Box::new(|d| {
+                    d.register = true;
+                    d.register_expires = 10;
+                }),
+                "below 60",
+            ),
+        ];
+        for (mutate, needle) in cases {
+            let mut d = dest("a");
+            mutate(&mut d);
+            let e = validate_destination(&d).expect_err(needle);
+            assert!(e.to_string().contains(needle), "{e} lacks {needle}");
+        }
+    }
+
+    #[test]
+    fn duplicates_are_refused() {
+        let cfg = RoutingConfig {
+            destinations: vec![dest("a"), dest("a")],
+            ..Default::default()
+        };
+        assert!(
+            cfg.validate()
+                .expect_err("dup")
+                .to_string()
+                .contains("twice")
+        );
+        let cfg = RoutingConfig {
+            destinations: vec![dest("a")],
+            routes: vec![route("1", "a"), route("1", "a")],
+            ..Default::default()
+        };
+        assert!(
+            cfg.validate()
+                .expect_err("dup")
+                .to_string()
+                .contains("twice")
+        );
+    }
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use super::*;
+    use crate::routing::model::{Destination, DestinationKind, Route};
+    use crate::{Command, Config, Engine, Listener, Transport};
+
+    fn dest(name: &str) -> Destination {
+        Destination {
+            name: name.into(),
+            gateway: "gw.example.net".into(),
+            port: Some(5080),
+            domain: None,
+            transport: Transport::Udp,
+            kind: DestinationKind::Proxy,
+            username: None,
+            auth_username: None,
+            password: None,
+            register: false,
+            register_expires: 3600,
+            options_ping: false,
+            capacity: None,
+            remove_prefix: String::new(),
+            add_prefix: String::new(),
+            media_encryption: false,
+            translation_profile: None,
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn a_bad_replacement_is_refused_and_the_old_configuration_keeps_serving() {
+        let listener = Listener {
+            transport: Transport::Udp,
+            addr: "192.0.2.1:5060".parse().expect("addr"),
+            advertise: None,
+        };
+        let t0 = crate::test_epoch();
+        let mut e = Engine::new(Config::new("example.com", vec![listener]), t0).expect("engine");
+        let good = RoutingConfig {
+            destinations: vec![dest("carrier")],
+            routes: vec![Route {
+                prefix: Prefix::Default,
+                destination: "carrier".into(),
+                order: 0,
+                enabled: true,
+            }],
+            ..Default::default()
+        };
+        e.handle_command(t0, Command::ReplaceRouting(good.clone()))
+            .expect("valid routing is accepted");
+        assert_eq!(e.routing(), &good);
+        let mut bad = good.clone();
+        bad.routes[0].destination = "nowhere".into();
+        let err = e
+            .handle_command(t0, Command::ReplaceRouting(bad))
+            .expect_err("a route to a missing destination is refused");
+        assert!(err.contains("no destination \"nowhere\""), "{err}");
+        assert_eq!(e.routing(), &good, "the old configuration keeps serving");
+    }
+}
