@@ -23,6 +23,7 @@ pub mod net;
 pub mod reload;
 pub mod server;
 pub mod storage_worker;
+pub mod udp;
 
 use clap::Parser;
 use cli::{Cli, Cmd};

@@ -1,4 +1,4 @@
-//! Sockets: UDP readers, the TCP acceptor, and one reader and one writer task
+//! Stream sockets: the TCP acceptor, and one reader and one writer task
 //! per TCP connection. They only move bytes; every decision is the engine's.
 //!
 //! Readers turn what arrives into [`Input`]s on the engine channel. Writers
@@ -13,16 +13,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use switchboard_core::{ConnId, Flow, Input, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 /// Messages queued for one connection's writer.
 pub const WRITE_QUEUE: usize = 256;
-
-/// The largest UDP datagram we read (a SIP message over UDP must fit the path MTU;
-/// anything up to 64 KiB is read so the engine can answer 513 if it is too large).
-const UDP_BUF: usize = 65_535;
 
 /// Shared numbering and accounting of stream connections.
 #[derive(Debug, Default)]
@@ -57,42 +53,6 @@ impl ConnHandle {
     /// writer ends once its queue is dropped.
     pub fn close(&self) {
         self.closer.notify_one();
-    }
-}
-
-/// Reads datagrams from `sock` forever and hands them to the engine.
-pub async fn udp_reader(sock: Arc<UdpSocket>, tx: mpsc::Sender<ToEngine>) {
-    let local = match sock.local_addr() {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!("UDP socket has no local address: {e}");
-            return;
-        }
-    };
-    let mut buf = vec![0u8; UDP_BUF];
-    loop {
-        match sock.recv_from(&mut buf).await {
-            Ok((n, remote)) => {
-                let flow = Flow {
-                    transport: Transport::Udp,
-                    local,
-                    remote,
-                    conn: None,
-                };
-                let input = Input::Datagram {
-                    now: Instant::now().into_std(),
-                    flow,
-                    data: Bytes::copy_from_slice(&buf[..n]),
-                };
-                if tx.send(ToEngine::Input(input)).await.is_err() {
-                    return; // engine gone: shutting down
-                }
-            }
-            Err(e) => {
-                // ICMP errors surface here on Linux (e.g. port unreachable); keep reading.
-                tracing::debug!("UDP {local}: receive error: {e}");
-            }
-        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! flushes storage and exits 0.
 
 use crate::autoconf;
-use crate::engine_loop::EngineLoop;
+use crate::engine_loop::{EngineParts, spawn_engine_thread};
 use crate::net::{self, ConnTable, TcpLimits};
 use crate::storage_worker;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -20,7 +20,7 @@ use switchboard_core::auth::{Algorithm, Ha1Set};
 use switchboard_core::registrar::{Extension as CoreExtension, NewBinding};
 use switchboard_core::{Command, Config, Engine, Flow, Listener, Transport};
 use switchboard_storage::{Db, DigestAlgorithm, Settings};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 /// Depth of the engine's input channel.
@@ -208,7 +208,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
                     addr: s.local_addr().unwrap_or(addr),
                     advertise: None,
                 });
-                udp.push(Arc::new(s));
+                udp.push(s);
             }
             _ => {
                 let l = bind_tcp(addr)?;
@@ -271,9 +271,6 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         idle_timeout: Duration::from_secs(u64::from(settings.service.tcp_idle_timeout_s)),
     };
     let mut tasks = Vec::new();
-    for s in &udp {
-        tasks.push(tokio::spawn(net::udp_reader(s.clone(), tx.clone())));
-    }
     for l in tcp {
         tasks.push(tokio::spawn(net::tcp_acceptor(
             l,
@@ -294,16 +291,20 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         ext_generation,
     )));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let engine_loop = EngineLoop::new(
+    let parts = EngineParts {
         engine,
         rx,
-        tx.clone(),
-        udp,
+        tx: tx.clone(),
         table,
-        limits.idle_timeout,
-        Some(storage.clone()),
-        settings.service.save_registrations,
-    );
+        idle: limits.idle_timeout,
+        storage: Some(storage.clone()),
+        save_registrations: settings.service.save_registrations,
+        shutdown: stop_rx,
+        grace: Duration::from_secs(5),
+    };
+    let engine_thread = spawn_engine_thread(parts, udp, tokio::runtime::Handle::current())
+        .await
+        .map_err(StartError)?;
     let names: Vec<String> = listeners
         .iter()
         .map(|l| format!("{} {}", l.transport, l.addr))
@@ -318,7 +319,6 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         "ready: sip domain {domain}; listening on {}",
         names.join(", ")
     );
-    let engine_task = tokio::spawn(engine_loop.run(stop_rx, Duration::from_secs(5)));
     wait_for_signal().await;
     tracing::info!("shutting down: finishing in-flight transactions (at most 5 s)");
     for t in &tasks {
@@ -326,9 +326,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     }
     let _ = stop_tx.send(true);
     drop(tx);
-    let engine = engine_task
-        .await
-        .map_err(|e| StartError(format!("engine task failed: {e}")))?;
+    let engine = engine_thread.finish().await.map_err(StartError)?;
     let c = engine.counters();
     storage.flush();
     drop(storage);
@@ -394,9 +392,9 @@ fn socket_for(addr: SocketAddr, ty: Type, what: &str) -> Result<Socket, StartErr
     Ok(sock)
 }
 
-fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, StartError> {
-    let sock = socket_for(addr, Type::DGRAM, "UDP")?;
-    UdpSocket::from_std(sock.into()).map_err(|e| bind_error("UDP", addr, &e))
+/// Binds a non-blocking UDP socket; it is registered with the engine thread's runtime.
+fn bind_udp(addr: SocketAddr) -> Result<std::net::UdpSocket, StartError> {
+    Ok(socket_for(addr, Type::DGRAM, "UDP")?.into())
 }
 
 fn bind_tcp(addr: SocketAddr) -> Result<TcpListener, StartError> {
