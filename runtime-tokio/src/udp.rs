@@ -83,9 +83,16 @@ impl UdpPort {
             // readiness flag not yet set (or cleared by an earlier full
             // buffer) must not drop datagrams the kernel would take.
             let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(chunk.len(), None);
-            let sent = sendmmsg(fd, &mut headers, &slices, &addrs, [], MsgFlags::MSG_DONTWAIT)
-                .map(Iterator::count)
-                .map_err(io::Error::from);
+            let sent = sendmmsg(
+                fd,
+                &mut headers,
+                &slices,
+                &addrs,
+                [],
+                MsgFlags::MSG_DONTWAIT,
+            )
+            .map(Iterator::count)
+            .map_err(io::Error::from);
             match sent {
                 Ok(0) => {
                     // Nothing went and no error: treat as a full buffer.
@@ -136,11 +143,8 @@ pub fn recv_batch(
 ) -> io::Result<usize> {
     let fd = port.sock.as_raw_fd();
     let got: Vec<(Option<SocketAddr>, usize)> = port.sock.try_io(Interest::READABLE, || {
-        let mut slices: Vec<[IoSliceMut<'_>; 1]> = bufs
-            .bufs
-            .iter_mut()
-            .map(|b| [IoSliceMut::new(b)])
-            .collect();
+        let mut slices: Vec<[IoSliceMut<'_>; 1]> =
+            bufs.bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
         let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
         let res = recvmmsg(
             fd,
@@ -150,9 +154,7 @@ pub fn recv_batch(
             None,
         )
         .map_err(io::Error::from)?;
-        Ok(res
-            .map(|m| (m.address.and_then(to_std), m.bytes))
-            .collect())
+        Ok(res.map(|m| (m.address.and_then(to_std), m.bytes)).collect())
     })?;
     for (i, (from, n)) in got.iter().enumerate() {
         let (Some(from), Some(buf)) = (from, bufs.bufs.get(i)) else {

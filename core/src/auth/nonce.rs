@@ -16,6 +16,7 @@
 //! a fresh one) rather than replayable.
 
 use super::digest::push_hex;
+use crate::rng::HashMap;
 use crate::rng::Rng;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -190,10 +191,13 @@ struct Entry {
 ///
 /// Entries expire once `lifetime` has passed since they were first seen (by
 /// then the nonce itself is stale); beyond `capacity` the oldest entry is
-/// evicted. Deterministic: `BTreeMap`s only.
+/// evicted. Deterministic: a fixed-key hash map for the lookup (its keys are
+/// nonces this server minted and whose HMAC was checked before they are
+/// recorded, so no one can choose colliding keys) and a `BTreeMap` for the age
+/// order.
 #[derive(Debug, Clone)]
 pub struct NonceCounts {
-    by_nonce: BTreeMap<Box<str>, Entry>,
+    by_nonce: HashMap<Box<str>, Entry>,
     /// (first seen, insertion sequence) → nonce, oldest first.
     by_age: BTreeMap<(Instant, u64), Box<str>>,
     seq: u64,
@@ -211,7 +215,7 @@ impl NonceCounts {
     /// `capacity` (at least 1) entries.
     pub fn new(capacity: usize, lifetime: Duration) -> Self {
         Self {
-            by_nonce: BTreeMap::new(),
+            by_nonce: HashMap::default(),
             by_age: BTreeMap::new(),
             seq: 0,
             capacity: capacity.max(1),
