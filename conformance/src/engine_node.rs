@@ -5,14 +5,26 @@
 //! `auth` (`on`/`off`: REGISTER authentication, default on), `call_auth`
 //! (`on`/`off`: 407 for calls from our users, default on), `t1`/`t2`/`t4` (in
 //! ms), `min_expires`, `max_expires`, `default_expires`, `record_route`
-//! (`on`/`off`), `large_over_tcp` (`on`/`off`: RFC 3261 §18.1.1, default off). An unknown key or a bad value fails the scenario at setup:
-//! a misspelt setting must not silently test the defaults.
+//! (`on`/`off`), `large_over_tcp` (`on`/`off`: RFC 3261 §18.1.1, default off).
+//!
+//! Routing (issue 4), applied with `Command::ReplaceRouting` after the
+//! extensions: `dest=<name>,<gateway>,<port|->,<udp|tcp>,<proxy|ua|extension>[,opt=value…]`
+//! with options `cap`, `remove`, `add`, `domain`, `register` (`on`/`off`),
+//! `enabled` (`on`/`off`), one key per destination;
+//! `route=<prefix|Default>,<dest>[,<order>]`, one key per route;
+//! `selection` (`hunting`/`loadsharing`); `failover_on_decline` (`on`/`off`).
+//!
+//! An unknown key or a bad value fails the scenario at setup: a misspelt
+//! setting must not silently test the defaults.
 
 use crate::node::{Node, ScenarioSetup};
 use std::time::{Duration, SystemTime};
 use switchboard_core::auth::Ha1Set;
 use switchboard_core::registrar::Extension;
-use switchboard_core::{Command, Config, Engine, Input, Listener, Output};
+use switchboard_core::routing::{
+    Destination, DestinationKind, Route, RoutingConfig, Selection, validate_prefix,
+};
+use switchboard_core::{Command, Config, Engine, Input, Listener, Output, Transport};
 
 impl Node for Engine {
     fn handle_input(&mut self, input: Input) {
@@ -58,7 +70,7 @@ pub fn engine_config(setup: &ScenarioSetup) -> Config {
     cfg.wall_epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_798_761_600);
     for (k, v) in &setup.config {
         match k.as_str() {
-            "domain" => {}
+            "domain" | "dest" | "route" | "selection" | "failover_on_decline" => {}
             "auth" => cfg.register_auth = on_off(k, v),
             "call_auth" => cfg.call_auth = on_off(k, v),
             "record_route" => cfg.record_route = on_off(k, v),
@@ -75,6 +87,97 @@ pub fn engine_config(setup: &ScenarioSetup) -> Config {
     cfg
 }
 
+/// A `dest=` value: `name,gateway,port|-,transport,kind[,opt=value…]`.
+fn destination(v: &str) -> Destination {
+    let bad = |why: &str| -> ! { panic!("config dest={v}: {why}") };
+    let mut parts = v.split(',');
+    let mut next = |what: &str| parts.next().unwrap_or_else(|| bad(&format!("no {what}")));
+    let name = next("name").to_owned();
+    let gateway = next("gateway").to_owned();
+    let port = match next("port") {
+        "-" => None,
+        p => Some(number("dest port", p)),
+    };
+    let transport = match next("transport") {
+        "udp" => Transport::Udp,
+        "tcp" => Transport::Tcp,
+        _ => bad("transport is udp or tcp"),
+    };
+    let kind = match next("kind") {
+        "proxy" => DestinationKind::Proxy,
+        "ua" => DestinationKind::UserAgent,
+        "extension" => DestinationKind::Extension,
+        _ => bad("kind is proxy, ua or extension"),
+    };
+    let mut d = Destination {
+        name,
+        gateway,
+        port,
+        domain: None,
+        transport,
+        kind,
+        username: None,
+        auth_username: None,
+        password: None,
+        register: false,
+        register_expires: 3600,
+        options_ping: false,
+        capacity: None,
+        remove_prefix: String::new(),
+        add_prefix: String::new(),
+        media_encryption: false,
+        translation_profile: None,
+        enabled: true,
+    };
+    for opt in parts {
+        match opt.split_once('=') {
+            Some(("cap", n)) => d.capacity = Some(number("dest cap", n)),
+            Some(("remove", p)) => d.remove_prefix = p.to_owned(),
+            Some(("add", p)) => d.add_prefix = p.to_owned(),
+            Some(("domain", h)) => d.domain = Some(h.to_owned()),
+            Some(("register", b)) => d.register = on_off("dest register", b),
+            Some(("enabled", b)) => d.enabled = on_off("dest enabled", b),
+            _ => bad(&format!("unknown option {opt:?}")),
+        }
+    }
+    d
+}
+
+/// The routing configuration a scenario describes, if it has any routing key.
+pub fn routing_config(setup: &ScenarioSetup) -> Option<RoutingConfig> {
+    let mut cfg = RoutingConfig::default();
+    let mut any = false;
+    for (k, v) in &setup.config {
+        match k.as_str() {
+            "dest" => cfg.destinations.push(destination(v)),
+            "route" => {
+                let mut p = v.split(',');
+                let (Some(prefix), Some(dest)) = (p.next(), p.next()) else {
+                    panic!("config route={v}: expected <prefix>,<destination>[,<order>]");
+                };
+                cfg.routes.push(Route {
+                    prefix: validate_prefix(prefix)
+                        .unwrap_or_else(|e| panic!("config route={v}: {e}")),
+                    destination: dest.to_owned(),
+                    order: p.next().map_or(0, |o| number("route order", o)),
+                    enabled: true,
+                });
+            }
+            "selection" => {
+                cfg.selection = match v.as_str() {
+                    "hunting" => Selection::Hunting,
+                    "loadsharing" => Selection::LoadSharing,
+                    _ => panic!("config selection={v}: expected hunting or loadsharing"),
+                }
+            }
+            "failover_on_decline" => cfg.failover_on_decline = on_off(k, v),
+            _ => continue,
+        }
+        any = true;
+    }
+    any.then_some(cfg)
+}
+
 /// The factory for scenarios that test the real engine.
 pub fn engine_factory(setup: &ScenarioSetup) -> Box<dyn Node> {
     let cfg = engine_config(setup);
@@ -87,6 +190,11 @@ pub fn engine_factory(setup: &ScenarioSetup) -> Box<dyn Node> {
         engine
             .handle_command(setup.epoch, Command::UpsertExtension(ext))
             .unwrap_or_else(|e| panic!("scenario extension {}: {e}", x.user));
+    }
+    if let Some(routing) = routing_config(setup) {
+        engine
+            .handle_command(setup.epoch, Command::ReplaceRouting(routing))
+            .unwrap_or_else(|e| panic!("scenario routing: {e}"));
     }
     Box::new(engine)
 }

@@ -50,6 +50,22 @@ pub enum Command {
     /// validated first; a bad one is refused with the reason and the current
     /// configuration keeps serving.
     ReplaceRouting(crate::routing::RoutingConfig),
+    /// Health of a destination (from OPTIONS pings): a down one is skipped by
+    /// routing until it is marked up again.
+    DestinationHealth {
+        /// The destination's name.
+        name: String,
+        /// Up (answering) or down.
+        up: bool,
+    },
+    /// Upstream registration state of a destination that registers: an
+    /// unregistered one is skipped by routing.
+    DestinationRegistration {
+        /// The destination's name.
+        name: String,
+        /// Registered or not.
+        registered: bool,
+    },
 }
 
 /// The Sans-IO SIP engine.
@@ -65,7 +81,6 @@ pub struct Engine {
     conns: Connections,
     out: VecDeque<Output>,
     counters: Counters,
-    routing: crate::routing::RoutingConfig,
 }
 
 impl Engine {
@@ -102,7 +117,6 @@ impl Engine {
             conns: Connections::new(limits),
             out: VecDeque::new(),
             counters: Counters::default(),
-            routing: crate::routing::RoutingConfig::default(),
             rng,
         })
     }
@@ -201,8 +215,24 @@ impl Engine {
                 Ok(())
             }
             Command::ReplaceRouting(cfg) => {
-                cfg.validate().map_err(|e| e.to_string())?;
-                self.routing = cfg;
+                self.proxy.replace_routing(cfg).map_err(|e| e.to_string())
+            }
+            Command::DestinationHealth { name, up } => {
+                let s = self
+                    .proxy
+                    .routing_mut()
+                    .state_mut(&name)
+                    .ok_or_else(|| format!("no destination {name:?}"))?;
+                s.up = up;
+                Ok(())
+            }
+            Command::DestinationRegistration { name, registered } => {
+                let s = self
+                    .proxy
+                    .routing_mut()
+                    .state_mut(&name)
+                    .ok_or_else(|| format!("no destination {name:?}"))?;
+                s.registered = registered;
                 Ok(())
             }
             Command::RestoreBinding { aor, binding } => {
@@ -412,7 +442,13 @@ impl Engine {
     /// The routing configuration in force (the last one accepted by
     /// [`Command::ReplaceRouting`]; empty at start).
     pub fn routing(&self) -> &crate::routing::RoutingConfig {
-        &self.routing
+        self.proxy.routing().config()
+    }
+
+    /// The routing table in force, with each destination's runtime state
+    /// (calls in progress, up/down, registered).
+    pub fn routing_table(&self) -> &crate::routing::RoutingTable {
+        self.proxy.routing()
     }
 
     /// A snapshot of the counters.

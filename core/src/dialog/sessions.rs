@@ -38,6 +38,11 @@ pub struct Session {
     pub answered: Option<Instant>,
     /// State.
     pub state: SessionState,
+    /// The route prefix the call was routed by (`Default` or the digits), if
+    /// it went out through a route (issue 4).
+    pub route: Option<String>,
+    /// The destination it went to, if routed (the one that answered, after failover).
+    pub destination: Option<String>,
 }
 
 impl Session {
@@ -121,6 +126,8 @@ impl Sessions {
                 started: now,
                 answered: None,
                 state: SessionState::Ringing,
+                route: None,
+                destination: None,
             },
         );
         self.events.push_back(Event::SessionStarted {
@@ -153,6 +160,20 @@ impl Sessions {
         s.to_tag = to_tag.map(str::to_owned);
         self.events.push_back(Event::SessionAnswered { id: s.id });
         true
+    }
+
+    /// Records the route prefix and destination a routed call is being sent
+    /// through (again on each failover); `None` clears them.
+    pub fn set_route(&mut self, call_id: &str, from_tag: &str, route: Option<(String, String)>) {
+        if let Some(s) = self
+            .by_key
+            .get_mut(&(call_id.to_owned(), from_tag.to_owned()))
+        {
+            (s.route, s.destination) = match route {
+                Some((r, d)) => (Some(r), Some(d)),
+                None => (None, None),
+            };
+        }
     }
 
     /// The session ended; returns it if it was active.
@@ -216,6 +237,11 @@ mod tests {
             None,
             "a spiral of the same INVITE does not own the session"
         );
+        s.set_route("c1", "ft", Some(("0044".into(), "carrier".into())));
+        assert_eq!(
+            s.get("c1", "ft").and_then(|x| x.destination.as_deref()),
+            Some("carrier")
+        );
         assert!(s.answer(t0 + Duration::from_secs(2), "c1", "ft", Some("tt")));
         assert!(
             !s.answer(t0 + Duration::from_secs(3), "c1", "ft", Some("tt2")),
@@ -229,6 +255,7 @@ mod tests {
         // BYE from the callee: From tag = tt, To tag = ft
         let ended = s.end_dialog("c1", "tt", Some("ft"), true).expect("active");
         assert_eq!(ended.id, id);
+        assert_eq!(ended.route.as_deref(), Some("0044"));
         assert!(s.is_empty());
         let evs: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
         assert_eq!(evs.len(), 3);

@@ -33,7 +33,7 @@ impl Best {
 }
 
 #[derive(Debug, Clone)]
-struct Branch {
+pub(super) struct Branch {
     client: TxId,
     provisional: bool,
     done: bool,
@@ -44,21 +44,53 @@ struct Branch {
 #[derive(Debug)]
 pub struct Context {
     invite: bool,
-    branches: Vec<Branch>,
+    pub(super) branches: Vec<Branch>,
     best: Option<Best>,
     final_sent: bool,
-    cancelled: bool,
+    pub(super) cancelled: bool,
     /// A branch answered 2xx.
     answered: bool,
     /// Timer C (§16.6 step 11): when an INVITE context gives up on branches that
     /// keep ringing without a final response.
     timer_c: Option<Instant>,
-    session: Option<(String, String)>,
+    pub(super) session: Option<(String, String)>,
+    /// Routing state when the request is routed by prefix (issue 4): the
+    /// remaining candidates for failover.
+    pub(crate) route: Option<Box<super::routed::Routed>>,
+}
+
+impl Context {
+    /// A context for `msg` with no branch yet.
+    pub(crate) fn for_request(now: Instant, msg: &Message) -> Option<Self> {
+        let invite = *msg.method()? == Method::Invite;
+        Some(Self {
+            timer_c: invite.then(|| now + TIMER_C),
+            invite,
+            branches: Vec::new(),
+            best: None,
+            final_sent: false,
+            cancelled: false,
+            answered: false,
+            session: None,
+            route: None,
+        })
+    }
+
+    /// Offers a locally generated status as the best response (§16.7 step 6).
+    pub(crate) fn offer_local(&mut self, status: u16) {
+        if self
+            .best
+            .as_ref()
+            .is_none_or(|b| rank(status) < rank(b.status()))
+        {
+            self.best = Some(Best::Local(status));
+        }
+    }
 }
 
 /// §16.7 step 6 preference: lower is better. 6xx beat everything; then the lowest
 /// class; within 4xx, challenges and the codes a client can act on come first.
-fn rank(status: u16) -> (u8, u8, u16) {
+pub(super) fn rank(status: u16) -> (u8, u8, u16) {
     let class = (status / 100) as u8;
     let class_rank = if class == 6 { 0 } else { class };
     let pref = u8::from(!matches!(status, 401 | 407 | 415 | 420 | 484));
@@ -78,24 +110,84 @@ impl Proxy {
         hash: u64,
         targets: Vec<Target>,
     ) {
-        let Some(method) = msg.method().cloned() else {
+        let Some(mut c) = Context::for_request(ctx.now, msg) else {
             return;
         };
-        let invite = method == Method::Invite;
-        let mut c = Context {
-            timer_c: invite.then(|| ctx.now + TIMER_C),
-            invite,
-            branches: Vec::new(),
-            best: None,
-            final_sent: false,
-            cancelled: false,
-            answered: false,
-            session: None,
+        self.launch(ctx, tx, msg, flow, edit, hash, &targets, &mut c);
+        if c.branches.is_empty() {
+            return self.reply(
+                ctx,
+                tx,
+                503,
+                "Service Unavailable: no usable transport",
+                &[],
+            );
+        }
+        self.open_session(ctx, msg, &mut c);
+        if msg.method() == Some(&Method::Bye)
+            && let Some(from_tag) = msg.from_tag()
+            && let Some(ended) =
+                ctx.sessions
+                    .end_dialog(msg.call_id(), from_tag, msg.to_tag(), true)
+        {
+            self.session_gone(&ended);
+        }
+        self.insert_context(tx, c);
+    }
+
+    /// Stores a context and arms its Timer C.
+    pub(crate) fn insert_context(&mut self, tx: TxId, c: Context) {
+        if let Some(at) = c.timer_c {
+            self.timer_c.insert((at, tx));
+        }
+        self.contexts.insert(tx, c);
+    }
+
+    /// Starts the session of an initial INVITE (none for a spiral of an active one).
+    pub(crate) fn open_session(&mut self, ctx: &mut Ctx<'_>, msg: &Message, c: &mut Context) {
+        if c.invite && msg.to_tag().is_none() {
+            let caller = msg
+                .header(HeaderName::From)
+                .and_then(|f| NameAddr::parse(f).ok())
+                .map(|n| n.uri.to_string())
+                .unwrap_or_default();
+            let from_tag = msg.from_tag().unwrap_or("").to_owned();
+            let started = ctx.sessions.start(
+                ctx.now,
+                msg.call_id(),
+                &from_tag,
+                &caller,
+                msg.request_uri().unwrap_or(""),
+            );
+            if started.is_some() {
+                c.session = Some((msg.call_id().to_owned(), from_tag));
+            }
+        }
+    }
+
+    /// Sends one branch per target (skipping targets we have no transport
+    /// for) and adds them to `c`. Returns how many were sent.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn launch(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tx: TxId,
+        msg: &Message,
+        flow: &Flow,
+        edit: &RouteEdit,
+        hash: u64,
+        targets: &[Target],
+        c: &mut Context,
+    ) -> usize {
+        let Some(method) = msg.method() else {
+            return 0;
         };
+        let invite = c.invite;
         let dialog_creating =
-            self.record_route && msg.to_tag().is_none() && forward::creates_dialog(&method);
+            self.record_route && msg.to_tag().is_none() && forward::creates_dialog(method);
         let too_large_for_udp = msg.raw().len() + 200 > forward::UDP_LIMIT;
-        for target in &targets {
+        let mut sent = 0;
+        for target in targets {
             // RFC 3261 §18.1.1: a request too large for UDP goes over TCP when the
             // target can be reached directly and we listen on TCP.
             let upgraded;
@@ -155,7 +247,7 @@ impl Proxy {
                 ctx.layer.send_invite(ctx.now, &br, bytes, target.dest)
             } else {
                 ctx.layer
-                    .send_request(ctx.now, &br, &method, bytes, None, target.dest)
+                    .send_request(ctx.now, &br, method, bytes, None, target.dest)
             };
             self.stats.requests_forwarded += 1;
             self.branches.insert(client, tx);
@@ -165,44 +257,9 @@ impl Proxy {
                 done: false,
                 cancel_pending: false,
             });
+            sent += 1;
         }
-        if c.branches.is_empty() {
-            return self.reply(
-                ctx,
-                tx,
-                503,
-                "Service Unavailable: no usable transport",
-                &[],
-            );
-        }
-        if invite && msg.to_tag().is_none() {
-            let caller = msg
-                .header(HeaderName::From)
-                .and_then(|f| NameAddr::parse(f).ok())
-                .map(|n| n.uri.to_string())
-                .unwrap_or_default();
-            let from_tag = msg.from_tag().unwrap_or("").to_owned();
-            let started = ctx.sessions.start(
-                ctx.now,
-                msg.call_id(),
-                &from_tag,
-                &caller,
-                msg.request_uri().unwrap_or(""),
-            );
-            if started.is_some() {
-                c.session = Some((msg.call_id().to_owned(), from_tag));
-            }
-        }
-        if method == Method::Bye
-            && let Some(from_tag) = msg.from_tag()
-        {
-            ctx.sessions
-                .end_dialog(msg.call_id(), from_tag, msg.to_tag(), true);
-        }
-        if let Some(at) = c.timer_c {
-            self.timer_c.insert((at, tx));
-        }
-        self.contexts.insert(tx, c);
+        sent
     }
 
     /// Handles an event of the transaction layer; returns false if it was not ours.
@@ -277,12 +334,22 @@ impl Proxy {
                     .filter(|b| !b.done)
                     .map(|b| b.client)
                     .collect();
+                let held = c.route.as_mut().and_then(|r| r.current.take());
                 self.relay(ctx, server, &response, status);
                 if first {
-                    if let Some((cid, ft)) = session
-                        && ctx.sessions.answer(ctx.now, &cid, &ft, response.to_tag())
-                    {
+                    let answered = session.is_some_and(|(cid, ft)| {
+                        ctx.sessions.answer(ctx.now, &cid, &ft, response.to_tag())
+                    });
+                    if answered {
                         self.stats.successful_calls += 1;
+                    }
+                    // A routed call's count against its destination's capacity
+                    // passes to the session (released when it ends); without
+                    // a session the request is over now.
+                    if let Some(h) = held
+                        && !answered
+                    {
+                        self.router.release(&h.name);
                     }
                     for o in others {
                         self.cancel_branch(ctx, server, o);
@@ -291,6 +358,9 @@ impl Proxy {
             }
             _ => {
                 c.branches[bi].done = true;
+                if let Some(r) = c.route.as_mut() {
+                    r.note(status);
+                }
                 let better = c
                     .best
                     .as_ref()
@@ -326,6 +396,9 @@ impl Proxy {
             if let Some(b) = c.branches.iter_mut().find(|b| b.client == client) {
                 b.done = true;
             }
+            if let Some(r) = c.route.as_mut() {
+                r.note(status);
+            }
             if c.best
                 .as_ref()
                 .is_none_or(|b| rank(status) < rank(b.status()))
@@ -338,15 +411,31 @@ impl Proxy {
     }
 
     /// When every branch has a final answer, send the best one upstream (§16.7 step 5–6).
-    fn maybe_finish(&mut self, ctx: &mut Ctx<'_>, server: TxId) {
-        let Some(c) = self.contexts.get_mut(&server) else {
+    pub(crate) fn maybe_finish(&mut self, ctx: &mut Ctx<'_>, server: TxId) {
+        let Some(c) = self.contexts.get(&server) else {
             return;
         };
         if c.final_sent || !c.branches.iter().all(|b| b.done) {
             return;
         }
+        // A routed request fails over to its next candidate (issue 4).
+        if c.route.is_some() && self.fail_over(ctx, server) {
+            return;
+        }
+        let Some(c) = self.contexts.get_mut(&server) else {
+            return;
+        };
         c.final_sent = true;
-        let best = c.best.take().unwrap_or(Best::Local(408));
+        if let Some(h) = c.route.as_mut().and_then(|r| r.current.take()) {
+            self.router.release(&h.name);
+        }
+        let Some(c) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        // No branch at all: a routed request whose routes matched but whose
+        // destinations were all unusable (503); otherwise every branch timed out.
+        let fallback = if c.route.is_some() { 503 } else { 408 };
+        let best = c.best.take().unwrap_or(Best::Local(fallback));
         let cancelled = c.cancelled;
         let invite = c.invite;
         let session = c.session.take();
@@ -356,6 +445,7 @@ impl Proxy {
             Best::Local(s) => {
                 let reason = match s {
                     408 => "Request Timeout",
+                    480 => "Temporarily Unavailable",
                     487 => "Request Terminated",
                     _ => "Service Unavailable",
                 };
@@ -496,6 +586,9 @@ impl Proxy {
             c.timer_c = None;
             if c.final_sent {
                 continue;
+            }
+            if let Some(r) = c.route.as_mut() {
+                r.exhausted = true; // the call rang long enough: no failover
             }
             // §16.8: a branch that had a provisional response is cancelled (its 487
             // completes it); one that had none behaves as if it got a 408.

@@ -8,12 +8,14 @@
 //! authenticates callers of our domain (407), determines the targets (the
 //! location service for our domain's users: 404 unknown, 480 unregistered;
 //! the Route set otherwise; no open relay: 403) and forks to all of them in
-//! parallel ([`context`]). ACKs for 2xx and responses that match no
+//! parallel ([`context`]). Numbers of our domain that are not local
+//! extensions go out through the routing table ([`routed`], issue 4). ACKs for 2xx and responses that match no
 //! transaction are forwarded statelessly ([`forward`]).
 
 pub mod branch;
 pub mod context;
 pub mod forward;
+pub mod routed;
 
 use crate::auth::Verdict;
 use crate::config::Config;
@@ -86,6 +88,7 @@ pub struct Proxy {
     cancels: BTreeSet<TxId>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    router: crate::routing::RoutingTable,
     /// Counters.
     pub stats: ProxyStats,
 }
@@ -106,6 +109,7 @@ impl Proxy {
             cancels: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            router: crate::routing::RoutingTable::default(),
             stats: ProxyStats::default(),
         }
     }
@@ -243,12 +247,16 @@ impl Proxy {
         if self.is_loop(&msg) {
             return self.reply(ctx, tx, 482, "Loop Detected", &[]);
         }
-        // Authenticate callers who claim to be ours (initial requests only).
+        // Authenticate callers who claim to be ours (initial requests only);
+        // requests from a destination's gateway are trusted (TekSIP, issue 4).
         let initial = msg.to_tag().is_none();
+        let from_gateway = self.is_from_gateway(&flow);
+        let from_us = self.is_from_our_domain(&msg);
         if initial
             && self.call_auth
+            && !from_gateway
             && !matches!(method, Method::Ack | Method::Cancel)
-            && self.is_from_our_domain(&msg)
+            && from_us
         {
             if !self.authorize(ctx, tx, &msg, &method) {
                 return;
@@ -256,6 +264,10 @@ impl Proxy {
             // The credentials were for us; the next hop has no use for them (RFC 3665 §3.2).
             edit.strip_credentials = true;
         }
+        // Who may have calls routed out: our own (authenticated when call
+        // authentication is on, which the check above enforced) and gateways.
+        // Foreign callers never reach routes (no open relay).
+        let may_route = from_gateway || from_us;
         // Targets.
         let targets: Vec<Target> = if let Some(first) = remaining.first() {
             let Some(u) = first.uri.as_sip() else {
@@ -281,7 +293,19 @@ impl Proxy {
         } else {
             match sip_ruri {
                 Some(u) if self.identity.is_our_domain_uri(&u.host, u.port) && u.user.is_some() => {
-                    match self.location_targets(ctx, &u) {
+                    let user = u
+                        .user_unescaped()
+                        .map(|c| c.into_owned())
+                        .unwrap_or_default();
+                    if initial
+                        && may_route
+                        && !matches!(method, Method::Ack | Method::Cancel)
+                        && !self.router.is_empty()
+                        && ctx.registrar.directory.get(&user).is_none()
+                    {
+                        return self.route_request(ctx, tx, &msg, edit, hash, user);
+                    }
+                    match self.location_targets_of(ctx, &user) {
                         Ok(t) => t,
                         Err((code, reason)) => return self.reply(ctx, tx, code, reason, &[]),
                     }
@@ -460,17 +484,13 @@ impl Proxy {
         self.reply(ctx, tx, 407, "Proxy Authentication Required", &values);
     }
 
-    /// The location service (§16.5): every live binding of the user.
-    fn location_targets(
+    /// The location service (§16.5): every live binding of extension `user`.
+    pub(crate) fn location_targets_of(
         &self,
         ctx: &mut Ctx<'_>,
-        u: &crate::sip::SipUri,
+        user: &str,
     ) -> Result<Vec<Target>, (u16, &'static str)> {
-        let user = u
-            .user_unescaped()
-            .map(|c| c.into_owned())
-            .unwrap_or_default();
-        if ctx.registrar.directory.active(&user).is_none() {
+        if ctx.registrar.directory.active(user).is_none() {
             return Err((404, "Not Found"));
         }
         let aor = format!("{user}@{}", self.identity.domain());

@@ -388,4 +388,76 @@ mod engine_tests {
         assert!(err.contains("no destination \"nowhere\""), "{err}");
         assert_eq!(e.routing(), &good, "the old configuration keeps serving");
     }
+
+    #[test]
+    fn a_gateway_that_points_to_this_host_is_refused() {
+        let listener = Listener {
+            transport: Transport::Udp,
+            addr: "192.0.2.1:5060".parse().expect("addr"),
+            advertise: None,
+        };
+        let t0 = crate::test_epoch();
+        let mut e = Engine::new(Config::new("example.com", vec![listener]), t0).expect("engine");
+        for (gw, port) in [
+            ("192.0.2.1", None),
+            ("example.com", None),
+            ("192.0.2.1", Some(5060)),
+        ] {
+            let mut d = dest("loop");
+            d.gateway = gw.into();
+            d.port = port;
+            let cfg = RoutingConfig {
+                destinations: vec![d],
+                routes: vec![Route {
+                    prefix: Prefix::Default,
+                    destination: "loop".into(),
+                    order: 0,
+                    enabled: true,
+                }],
+                ..Default::default()
+            };
+            let err = e
+                .handle_command(t0, Command::ReplaceRouting(cfg))
+                .expect_err(gw);
+            assert_eq!(err, "route Default: destination loop points to this host");
+        }
+        // Another program on the same machine is not us.
+        let mut d = dest("softswitch");
+        d.gateway = "192.0.2.1".into();
+        d.port = Some(5080);
+        let cfg = RoutingConfig {
+            destinations: vec![d],
+            routes: vec![Route {
+                prefix: Prefix::Digits("9".into()),
+                destination: "softswitch".into(),
+                order: 0,
+                enabled: true,
+            }],
+            ..Default::default()
+        };
+        e.handle_command(t0, Command::ReplaceRouting(cfg))
+            .expect("another port is another server");
+        e.handle_command(
+            t0,
+            Command::DestinationHealth {
+                name: "softswitch".into(),
+                up: false,
+            },
+        )
+        .expect("known destination");
+        assert_eq!(
+            e.routing_table().state("softswitch").map(|s| s.up),
+            Some(false)
+        );
+        assert!(
+            e.handle_command(
+                t0,
+                Command::DestinationRegistration {
+                    name: "nope".into(),
+                    registered: true
+                }
+            )
+            .is_err()
+        );
+    }
 }

@@ -1,0 +1,422 @@
+//! Requests routed by dialed-number prefix (issue 4, TekSIP's "Routing"
+//! chapter) through the stateful proxy (RFC 3261 §16).
+//!
+//! A request for a user of our domain who is not a local extension, from an
+//! authenticated local caller or from a destination's gateway, is sent to the
+//! destinations the [`RoutingTable`] lists for the number, one at a time:
+//! - a `Proxy` destination (and, for now, a `UserAgent` one) gets the request
+//!   forwarded statefully with the Request-URI `sip:<rewritten number>@<domain
+//!   or gateway>[:port]` (§16.6 step 2 allows the proxy to retarget);
+//! - an `Extension` destination gets it as the location service would deliver
+//!   it to that extension (§16.5), forking to its contacts.
+//!
+//! When the current destination fails — a final 408, 5xx or 6xx (600 and 603
+//! only with `failover_on_decline`), a timeout (Timer B/F, §17.1) or a
+//! transport error (§18.4) — the next usable candidate gets a new branch of
+//! the same server transaction (§16.7 step 5 lets a proxy add branches while
+//! no final response has been sent). Any other response (a 486, a 404…) ends
+//! the search; when no candidate is left, the best response (§16.7 step 6)
+//! goes back. Candidates are re-checked for capacity, health and registration
+//! as the search reaches them.
+//!
+//! Calls in progress count against their destination's capacity from the
+//! moment a destination is chosen until the request fails or, once answered,
+//! until the session ends (BYE).
+
+use super::context::{Context, rank};
+use super::forward::{RouteEdit, Target};
+use super::{Ctx, Proxy};
+use crate::event::{Event, LogLevel};
+use crate::identity::Identity;
+use crate::routing::{
+    Candidate, Destination, DestinationKind, Prefix, RoutingConfig, RoutingError, RoutingTable,
+};
+use crate::sip::{Host, Message};
+use crate::transaction::{Destination as NextHop, TxId};
+use crate::transport::Flow;
+use std::net::{IpAddr, SocketAddr};
+
+/// The destination a routed request is currently using.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    /// Its name (released by name: the table may be replaced meanwhile).
+    pub name: String,
+}
+
+/// A routed request's search through its candidates.
+#[derive(Debug)]
+pub(crate) struct Routed {
+    /// The dialed number (the Request-URI user, unescaped).
+    dialed: String,
+    /// Every candidate, in order.
+    candidates: Vec<Candidate>,
+    /// The next one to try.
+    next: usize,
+    /// The destination in use, counted against its capacity.
+    pub current: Option<Held>,
+    /// Best final status of the current destination's branches.
+    outcome: Option<u16>,
+    /// How the received request's Route set is edited (kept for new branches).
+    edit: RouteEdit,
+    /// The request's loop hash (for new branches).
+    hash: u64,
+    /// No more failover (Timer C fired).
+    pub exhausted: bool,
+}
+
+impl Routed {
+    /// Records a final status of one of the current destination's branches.
+    pub(crate) fn note(&mut self, status: u16) {
+        if self.outcome.is_none_or(|o| rank(status) < rank(o)) {
+            self.outcome = Some(status);
+        }
+    }
+}
+
+/// Does `status` from a destination send the call on to the next one?
+pub fn fails_over(status: u16, on_decline: bool) -> bool {
+    match status {
+        408 | 500..=599 => true,
+        600 | 603 => on_decline,
+        604..=699 | 601 | 602 => true,
+        _ => false,
+    }
+}
+
+/// Characters left as they are in a Request-URI user part (RFC 3261 §25.1
+/// `unreserved` and `user-unreserved`); anything else is escaped.
+fn push_user(out: &mut String, user: &str) {
+    for b in user.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 0xf)]));
+        }
+    }
+}
+
+/// The gateway's address when it is an IP literal (with or without brackets).
+fn gateway_ip(d: &Destination) -> Option<IpAddr> {
+    d.gateway.trim_matches(['[', ']']).parse().ok()
+}
+
+/// Does destination `d` send calls back to this server?
+pub fn points_to_us(identity: &Identity, d: &Destination) -> bool {
+    if d.kind == DestinationKind::Extension {
+        return false;
+    }
+    let host = match gateway_ip(d) {
+        Some(IpAddr::V4(ip)) => Host::V4(ip),
+        Some(IpAddr::V6(ip)) => Host::V6(ip),
+        None => Host::Domain(d.gateway.clone()),
+    };
+    identity.is_us(&host, d.port, Some(d.transport))
+}
+
+/// The Request-URI and next hop for a `Proxy` (or `UserAgent`) destination.
+pub fn proxy_target(d: &Destination, number: &str) -> Result<Target, String> {
+    let Some(ip) = gateway_ip(d) else {
+        return Err(format!(
+            "destination {}: gateway {} is a host name and DNS resolution (RFC 3263) is not \
+             available yet; trying the next route",
+            d.name, d.gateway
+        ));
+    };
+    let port = d.port.unwrap_or_else(|| d.transport.default_port());
+    let mut ruri = String::with_capacity(16 + number.len() + d.gateway.len());
+    ruri.push_str("sip:");
+    push_user(&mut ruri, number);
+    ruri.push('@');
+    match &d.domain {
+        Some(domain) => ruri.push_str(domain),
+        None => {
+            match ip {
+                IpAddr::V4(v4) => ruri.push_str(&v4.to_string()),
+                IpAddr::V6(v6) => {
+                    ruri.push('[');
+                    ruri.push_str(&v6.to_string());
+                    ruri.push(']');
+                }
+            }
+            if let Some(p) = d.port {
+                ruri.push(':');
+                ruri.push_str(&p.to_string());
+            }
+        }
+    }
+    if d.transport != crate::Transport::Udp {
+        ruri.push_str(";transport=");
+        ruri.push_str(d.transport.param());
+    }
+    Ok(Target {
+        request_uri: Some(ruri),
+        dest: NextHop {
+            transport: d.transport,
+            remote: SocketAddr::new(ip, port),
+            local: None,
+            conn: None,
+        },
+        push_routes: Vec::new(),
+        direct: true,
+    })
+}
+
+impl Proxy {
+    /// The routing table in force.
+    pub fn routing(&self) -> &RoutingTable {
+        &self.router
+    }
+
+    /// The routing table, for runtime state changes (health, registration).
+    pub fn routing_mut(&mut self) -> &mut RoutingTable {
+        &mut self.router
+    }
+
+    /// Validates `cfg`, refuses gateways that point to this server, and swaps
+    /// the new table in, carrying over the state of destinations that stay.
+    pub fn replace_routing(&mut self, cfg: RoutingConfig) -> Result<(), RoutingError> {
+        cfg.validate()?;
+        for r in cfg.routes.iter().filter(|r| r.enabled) {
+            let Some(d) = cfg.destinations.iter().find(|d| d.name == r.destination) else {
+                continue;
+            };
+            if points_to_us(&self.identity, d) {
+                let prefix = match &r.prefix {
+                    Prefix::Default => "Default",
+                    Prefix::Digits(p) => p.as_str(),
+                };
+                return Err(RoutingError::new(
+                    format!("route {prefix}"),
+                    format!("destination {} points to this host", d.name),
+                ));
+            }
+        }
+        let mut table = RoutingTable::new(cfg)?;
+        table.carry_state_from(&self.router);
+        self.router = table;
+        Ok(())
+    }
+
+    /// Routes `msg` (dialed number `dialed`) through the table: 404 when no
+    /// route matches, 503 when routes matched but no destination was usable.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn route_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tx: TxId,
+        msg: &Message,
+        edit: RouteEdit,
+        hash: u64,
+        dialed: String,
+    ) {
+        let candidates = self.router.lookup(&dialed);
+        if candidates.is_empty() {
+            return self.reply(ctx, tx, 404, "Not Found", &[]);
+        }
+        let Some(mut c) = Context::for_request(ctx.now, msg) else {
+            return;
+        };
+        c.route = Some(Box::new(Routed {
+            dialed,
+            candidates,
+            next: 0,
+            current: None,
+            outcome: None,
+            edit,
+            hash,
+            exhausted: false,
+        }));
+        self.open_session(ctx, msg, &mut c);
+        self.insert_context(tx, c);
+        // No branch yet: this picks the first usable candidate, or answers.
+        self.maybe_finish(ctx, tx);
+    }
+
+    /// Moves a routed request whose branches are all done to its next usable
+    /// candidate. Returns false when the request must finish instead (the last
+    /// destination's answer is not one to fail over on, the caller cancelled,
+    /// or no candidate is left).
+    pub(crate) fn fail_over(&mut self, ctx: &mut Ctx<'_>, server: TxId) -> bool {
+        let Some(mut c) = self.contexts.remove(&server) else {
+            return false;
+        };
+        let launched = self.next_candidate(ctx, server, &mut c);
+        self.contexts.insert(server, c);
+        launched
+    }
+
+    fn next_candidate(&mut self, ctx: &mut Ctx<'_>, server: TxId, c: &mut Context) -> bool {
+        let on_decline = self.router.failover_on_decline();
+        let Some(mut r) = c.route.take() else {
+            return false;
+        };
+        let go_on =
+            !c.cancelled && !r.exhausted && r.outcome.is_none_or(|s| fails_over(s, on_decline));
+        if !go_on {
+            c.route = Some(r);
+            return false;
+        }
+        if let Some(h) = r.current.take() {
+            self.router.release(&h.name);
+        }
+        let (Some(msg), Some(flow)) = (
+            ctx.layer.server_request(server).cloned(),
+            ctx.layer.server_flow(server),
+        ) else {
+            c.route = Some(r);
+            return false;
+        };
+        let mut launched = false;
+        while let Some(&cand) = r.candidates.get(r.next) {
+            r.next += 1;
+            if !self.router.available(cand.destination) {
+                continue;
+            }
+            let Some(d) = self.router.destination(cand.destination).cloned() else {
+                continue;
+            };
+            let targets = match self.candidate_targets(ctx, &d, &r.dialed) {
+                Ok(t) => t,
+                Err((status, why)) => {
+                    if let Some(why) = why {
+                        self.events.push_back(Event::Log {
+                            level: LogLevel::Warn,
+                            message: why,
+                        });
+                    }
+                    c.offer_local(status);
+                    continue;
+                }
+            };
+            if self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c) == 0 {
+                c.offer_local(503);
+                continue;
+            }
+            self.router.acquire(cand.destination);
+            r.current = Some(Held {
+                name: d.name.clone(),
+            });
+            r.outcome = None;
+            if let Some((cid, ft)) = &c.session {
+                let prefix = match self.router.prefix(&cand) {
+                    Some(Prefix::Digits(p)) => p.clone(),
+                    _ => "Default".to_owned(),
+                };
+                ctx.sessions
+                    .set_route(cid, ft, Some((prefix, d.name.clone())));
+            }
+            launched = true;
+            break;
+        }
+        if !launched && let Some((cid, ft)) = &c.session {
+            ctx.sessions.set_route(cid, ft, None);
+        }
+        c.route = Some(r);
+        launched
+    }
+
+    /// The targets for one destination, or the status it counts as (and a
+    /// log line) when it cannot be used.
+    fn candidate_targets(
+        &self,
+        ctx: &mut Ctx<'_>,
+        d: &Destination,
+        dialed: &str,
+    ) -> Result<Vec<Target>, (u16, Option<String>)> {
+        match d.kind {
+            DestinationKind::Extension => self
+                .location_targets_of(ctx, &d.gateway)
+                .map_err(|(status, _)| (status, None)),
+            // UserAgent (B2BUA topology hiding) is not built yet: proxied.
+            DestinationKind::Proxy | DestinationKind::UserAgent => {
+                let id = self.router.id_of(&d.name).ok_or((503, None::<String>))?;
+                let number = self.router.rewrite(id, dialed);
+                proxy_target(d, &number)
+                    .map(|t| vec![t])
+                    .map_err(|why| (503, Some(why)))
+            }
+        }
+    }
+
+    /// An answered routed session ended: its destination has a call less.
+    pub(crate) fn session_gone(&mut self, s: &crate::dialog::Session) {
+        if s.state == crate::dialog::SessionState::Answered
+            && let Some(d) = &s.destination
+        {
+            self.router.release(d);
+        }
+    }
+
+    /// May a request from `flow` be routed out, and must it skip the challenge?
+    /// A request from a destination's gateway address (an IP literal) is trusted
+    /// as TekSIP does.
+    pub(crate) fn is_from_gateway(&self, flow: &Flow) -> bool {
+        self.router.is_gateway_ip(flow.remote.ip())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Transport;
+
+    fn dest(gateway: &str) -> Destination {
+        Destination {
+            name: "gw".into(),
+            gateway: gateway.into(),
+            port: None,
+            domain: None,
+            transport: Transport::Udp,
+            kind: DestinationKind::Proxy,
+            username: None,
+            auth_username: None,
+            password: None,
+            register: false,
+            register_expires: 3600,
+            options_ping: false,
+            capacity: None,
+            remove_prefix: String::new(),
+            add_prefix: String::new(),
+            media_encryption: false,
+            translation_profile: None,
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn failover_statuses() {
+        for s in [408, 500, 503, 504, 599, 604, 606] {
+            assert!(fails_over(s, false), "{s}");
+        }
+        for s in [300, 401, 404, 407, 480, 486, 487, 600, 603] {
+            assert!(!fails_over(s, false), "{s}");
+        }
+        assert!(fails_over(603, true) && fails_over(600, true));
+    }
+
+    #[test]
+    fn proxy_request_uri_and_next_hop() {
+        let t = proxy_target(&dest("192.0.2.201"), "+4420").expect("ip");
+        assert_eq!(t.request_uri.as_deref(), Some("sip:+4420@192.0.2.201"));
+        assert_eq!(t.dest.remote, "192.0.2.201:5060".parse().expect("addr"));
+        let mut d = dest("2001:db8::1");
+        d.port = Some(5080);
+        d.transport = Transport::Tcp;
+        let t = proxy_target(&d, "12 3").expect("ip");
+        assert_eq!(
+            t.request_uri.as_deref(),
+            Some("sip:12%203@[2001:db8::1]:5080;transport=tcp")
+        );
+        assert_eq!(t.dest.transport, Transport::Tcp);
+        let mut d = dest("192.0.2.201");
+        d.domain = Some("carrier.example".into());
+        d.port = Some(5070);
+        let t = proxy_target(&d, "99").expect("ip");
+        assert_eq!(t.request_uri.as_deref(), Some("sip:99@carrier.example"));
+        assert_eq!(t.dest.remote, "192.0.2.201:5070".parse().expect("addr"));
+        let e = proxy_target(&dest("gw.example.net"), "1").expect_err("host name");
+        assert!(e.contains("host name"), "{e}");
+    }
+}
