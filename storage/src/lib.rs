@@ -34,5 +34,5 @@ pub use db::{
 };
 pub use error::StorageError;
 pub use settings::{
-    DigestAlgorithm, LoggingLevel, Rotation, Settings, SettingsError, TransportMode,
+    DigestAlgorithm, LoggingLevel, Rotation, RouteSelection, Settings, SettingsError, TransportMode,
 };
