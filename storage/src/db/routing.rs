@@ -446,9 +446,11 @@ impl Db {
     }
 
     /// Removes the route `prefix` → `destination`; `true` when it existed.
+    /// The prefix is matched as stored, so a route with a hand-edited bad
+    /// prefix can be removed too.
     pub fn remove_route(&mut self, prefix: &str, destination: &str) -> Result<bool, StorageError> {
         self.write(|tx| {
-            let prefix = parse_prefix_arg(prefix)?;
+            let prefix = validate_prefix(prefix).unwrap_or_else(|_| parse_prefix(prefix));
             let mut cfg = read_redacted(tx)?;
             let before = cfg.routes.len();
             cfg.routes
