@@ -1,7 +1,7 @@
 //! The command line (clap): run the server (the default), manage extensions,
-//! check the configuration.
+//! destinations and routes, check the configuration.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Switchboard: a SIP registrar and proxy server.
@@ -26,6 +26,12 @@ pub enum Cmd {
     /// Manage extensions (SIP users) in the database.
     #[command(subcommand)]
     Ext(ExtCmd),
+    /// Manage routing destinations (carriers, PBXs, proxies) in the database.
+    #[command(subcommand)]
+    Dest(DestCmd),
+    /// Manage prefix routes (dialed number -> destination) in the database.
+    #[command(subcommand)]
+    Route(RouteCmd),
 }
 
 /// `switchboard ext …`
@@ -87,25 +93,182 @@ pub struct ExtImport {
     pub no_external: bool,
 }
 
-/// Reads a password without echoing it: from a prompt (asked twice) on a
-/// terminal, or one line from standard input.
-pub fn read_password(from_stdin: bool, username: &str) -> Result<String, String> {
+/// `switchboard dest …`
+#[derive(Debug, Subcommand)]
+pub enum DestCmd {
+    /// Add a destination (or replace the one with the same name, every field).
+    Add(Box<DestAdd>),
+    /// List destinations.
+    List,
+    /// Show one destination (never its password, only whether one is set).
+    Show {
+        /// The destination's name.
+        name: String,
+    },
+    /// Remove a destination (refused while enabled routes use it; its
+    /// disabled routes are removed with it).
+    Remove {
+        /// The destination's name.
+        name: String,
+    },
+}
+
+/// Transport toward a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DestTransport {
+    /// UDP.
+    Udp,
+    /// TCP.
+    Tcp,
+}
+
+/// How calls are handed to a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DestType {
+    /// Forward as a proxy.
+    Proxy,
+    /// Forward as a user agent (B2BUA: the caller's topology hidden).
+    Ua,
+    /// Deliver to a registered extension (the gateway names it).
+    Extension,
+}
+
+/// `switchboard dest add`
+#[derive(Debug, Args)]
+pub struct DestAdd {
+    /// Unique name (letters, digits, `-._`), used by routes.
+    pub name: String,
+    /// IP address or host name of the next hop (for `--type extension`: the extension).
+    #[arg(long)]
+    pub gateway: String,
+    /// Port (default: the transport's, or SRV for a host name).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Domain for the Request-URI and To when it differs from the gateway.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Transport toward the gateway.
+    #[arg(long, value_enum, default_value_t = DestTransport::Udp)]
+    pub transport: DestTransport,
+    /// How calls are handed over.
+    #[arg(long = "type", value_enum, default_value_t = DestType::Proxy)]
+    pub kind: DestType,
+    /// Account user toward the destination (From, Contact, REGISTER).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Digest username when it differs from --username.
+    #[arg(long)]
+    pub auth_username: Option<String>,
+    /// Prompt for the digest password (stored encrypted).
+    #[arg(long, conflicts_with = "password_stdin")]
+    pub password: bool,
+    /// Read the digest password from standard input (one line).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Register to the destination as a user agent.
+    #[arg(long)]
+    pub register: bool,
+    /// Registration timeout in seconds (also the OPTIONS ping period).
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub expires: u32,
+    /// Send OPTIONS pings and skip the destination while it does not answer.
+    #[arg(long)]
+    pub ping: bool,
+    /// Most concurrent calls (default: unlimited).
+    #[arg(long)]
+    pub capacity: Option<u32>,
+    /// Digits removed from the front of the dialed number.
+    #[arg(long, default_value = "", value_name = "DIGITS")]
+    pub remove_prefix: String,
+    /// Digits put in front of the dialed number.
+    #[arg(long, default_value = "", value_name = "DIGITS")]
+    pub add_prefix: String,
+    /// SRTP toward the destination (stored for the media feature).
+    #[arg(long)]
+    pub media_encryption: bool,
+    /// Translation profile name (stored for the translation feature).
+    #[arg(long, value_name = "NAME")]
+    pub translation: Option<String>,
+    /// Create it disabled.
+    #[arg(long)]
+    pub disabled: bool,
+}
+
+/// `switchboard route …`
+#[derive(Debug, Subcommand)]
+pub enum RouteCmd {
+    /// Add a route PREFIX -> DEST (or update that pair's order and state).
+    Add {
+        /// Digits (optionally after `+`) or `Default` (the catch-all).
+        prefix: String,
+        /// The destination's name.
+        dest: String,
+        /// Position among the routes with this prefix, lower first
+        /// (default: after the others).
+        #[arg(long)]
+        order: Option<u32>,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List routes, by prefix then order.
+    List,
+    /// Remove a route.
+    Remove {
+        /// The prefix.
+        prefix: String,
+        /// The destination's name.
+        dest: String,
+    },
+    /// Enable a route.
+    Enable {
+        /// The prefix.
+        prefix: String,
+        /// The destination's name.
+        dest: String,
+    },
+    /// Disable a route.
+    Disable {
+        /// The prefix.
+        prefix: String,
+        /// The destination's name.
+        dest: String,
+    },
+    /// Move a route to another position among those with its prefix.
+    Order {
+        /// The prefix.
+        prefix: String,
+        /// The destination's name.
+        dest: String,
+        /// The new position (lower first).
+        order: u32,
+    },
+}
+
+/// Reads a secret without echoing it: from a prompt (asked twice) on a
+/// terminal, or one line from standard input. Not checked.
+pub fn read_secret(from_stdin: bool, prompt: &str) -> Result<String, String> {
     use std::io::IsTerminal;
-    let pw = if from_stdin || !std::io::stdin().is_terminal() {
+    if from_stdin || !std::io::stdin().is_terminal() {
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
             .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
     } else {
-        let a = rpassword::prompt_password(format!("Password for {username}: "))
-            .map_err(|e| e.to_string())?;
+        let a = rpassword::prompt_password(prompt).map_err(|e| e.to_string())?;
         let b = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
         if a != b {
             return Err("the passwords do not match".into());
         }
-        a
-    };
+        Ok(a)
+    }
+}
+
+/// Reads an extension's password ([`read_secret`]) and checks it
+/// ([`check_password`]).
+pub fn read_password(from_stdin: bool, username: &str) -> Result<String, String> {
+    let pw = read_secret(from_stdin, &format!("Password for {username}: "))?;
     check_password(&pw)?;
     Ok(pw)
 }

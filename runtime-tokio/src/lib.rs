@@ -9,6 +9,8 @@
 //! switchboard [--config FILE]            run the server (default)
 //! switchboard check-config               validate settings and database, print them
 //! switchboard ext add|import|list|remove|passwd  manage extensions
+//! switchboard dest add|list|show|remove  manage routing destinations
+//! switchboard route add|list|remove|enable|disable|order  manage prefix routes
 //! ```
 
 #![forbid(unsafe_code)]
@@ -21,6 +23,7 @@ pub mod extcmd;
 pub mod logging;
 pub mod net;
 pub mod reload;
+pub mod routecmd;
 pub mod server;
 pub mod storage_worker;
 pub mod udp;
@@ -44,15 +47,20 @@ pub fn main_with_args() -> ExitCode {
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Run => run(settings),
         Cmd::CheckConfig => check_config(&settings),
-        Cmd::Ext(cmd) => {
-            init_cli_logging();
-            match extcmd::run(&settings, cmd) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("switchboard: {e}");
-                    ExitCode::from(1)
-                }
-            }
+        Cmd::Ext(cmd) => cli_result(|| extcmd::run(&settings, cmd)),
+        Cmd::Dest(cmd) => cli_result(|| routecmd::run_dest(&settings, cmd)),
+        Cmd::Route(cmd) => cli_result(|| routecmd::run_route(&settings, cmd)),
+    }
+}
+
+/// Runs a management command: exit status 0, or 1 with the message on stderr.
+fn cli_result(f: impl FnOnce() -> Result<(), String>) -> ExitCode {
+    init_cli_logging();
+    match f() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            ExitCode::from(1)
         }
     }
 }
@@ -140,6 +148,18 @@ fn check_config(settings: &Settings) -> ExitCode {
                 path.display(),
                 db.schema_version().unwrap_or(0)
             );
+            let routing = server::routing_config(&db, &settings.routing)
+                .and_then(|cfg| cfg.validate().map(|()| cfg).map_err(|e| e.to_string()));
+            match routing {
+                Ok(cfg) => println!("{}", server::routing_summary(&cfg)),
+                Err(e) => {
+                    eprintln!(
+                        "switchboard: invalid routing in database {}: {e}",
+                        path.display()
+                    );
+                    return ExitCode::from(1);
+                }
+            }
             println!("\n{}", settings.to_toml());
             ExitCode::SUCCESS
         }

@@ -11,13 +11,20 @@
 //! change committed between the engine's load and the watcher's start (e.g.
 //! `switchboard ext add` right after the ready line) is then seen as a
 //! difference instead of being taken as already known and never sent.
+//!
+//! Routing (destinations and routes, issue 4) is watched the same way with its
+//! own counter ([`watch_routing`]) but reloaded whole: the new configuration is
+//! sent with `Command::ReplaceRouting`, which the engine validates and swaps in
+//! at once. If the engine refuses it, the error is logged with the reason and
+//! the previous table keeps serving.
 
 use crate::engine_loop::{ToEngine, command};
-use crate::server::core_extension;
+use crate::server::{core_extension, routing_config, routing_summary};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use switchboard_core::Command;
+use switchboard_storage::settings::Routing as RoutingSettings;
 use switchboard_storage::{Db, Extension};
 use tokio::sync::mpsc;
 
@@ -86,6 +93,59 @@ pub async fn watch_extensions(
     }
 }
 
+/// Watches the database at `path` for routing changes and puts each new
+/// configuration in force (`Command::ReplaceRouting`). `generation` is the
+/// routing generation read before the configuration the engine was started
+/// with.
+pub async fn watch_routing(
+    path: PathBuf,
+    tx: mpsc::Sender<ToEngine>,
+    settings: RoutingSettings,
+    generation: i64,
+) {
+    let db = match Db::open(&path) {
+        Ok(db) => db,
+        Err(e) => {
+            tracing::error!("routing changes will not be picked up: {e}");
+            return;
+        }
+    };
+    let mut generation = generation;
+    let mut version: Option<i64> = None;
+    let mut tick = tokio::time::interval(POLL);
+    loop {
+        tick.tick().await;
+        let Ok(v) = db.data_version() else { continue };
+        if version == Some(v) {
+            continue;
+        }
+        version = Some(v);
+        let Ok(g) = db.routing_generation() else {
+            continue;
+        };
+        if g == generation {
+            continue;
+        }
+        generation = g;
+        let cfg = match routing_config(&db, &settings) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                tracing::error!(
+                    "cannot reload the routing: {e}; the previous routing stays in force"
+                );
+                continue;
+            }
+        };
+        let summary = routing_summary(&cfg);
+        match command(&tx, Command::ReplaceRouting(cfg)).await {
+            Ok(()) => tracing::info!("{summary}"),
+            Err(e) => {
+                tracing::error!("routing change refused: {e}; the previous routing stays in force")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +185,59 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         let task = tokio::spawn(watch_extensions(path, tx, loaded, generation));
         assert_eq!(next_upsert(&mut rx).await, "103");
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_routing_change_is_sent_whole_with_the_settings() {
+        use switchboard_core::routing::{Destination, DestinationKind, Selection};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sb.db");
+        let mut db = Db::open(&path).expect("open");
+        let generation = db.routing_generation().expect("generation");
+        let settings = RoutingSettings {
+            selection: switchboard_storage::RouteSelection::LoadSharing,
+            failover_on_decline: true,
+        };
+        let (tx, mut rx) = mpsc::channel(8);
+        let task = tokio::spawn(watch_routing(path, tx, settings, generation));
+        db.upsert_destination(&Destination {
+            name: "gw".into(),
+            gateway: "192.0.2.1".into(),
+            port: None,
+            domain: None,
+            transport: switchboard_core::Transport::Udp,
+            kind: DestinationKind::Proxy,
+            username: None,
+            auth_username: None,
+            password: Some("pw".into()),
+            register: false,
+            register_expires: 3600,
+            options_ping: false,
+            capacity: None,
+            remove_prefix: String::new(),
+            add_prefix: String::new(),
+            media_encryption: false,
+            translation_profile: None,
+            enabled: true,
+        })
+        .expect("add");
+        let msg = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .expect("a command within 3 s")
+            .expect("the watcher is running");
+        match msg {
+            ToEngine::Command(Command::ReplaceRouting(cfg), reply) => {
+                assert_eq!(cfg.destinations.len(), 1);
+                assert_eq!(cfg.destinations[0].password.as_deref(), Some("pw"));
+                assert_eq!(cfg.selection, Selection::LoadSharing);
+                assert!(cfg.failover_on_decline);
+                if let Some(r) = reply {
+                    let _ = r.send(Ok(()));
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
         task.abort();
     }
 

@@ -3,7 +3,9 @@
 //! Order matters and every step names what failed: settings (already loaded
 //! and validated) → the SIP domain (first-run auto-detection) → the database
 //! (opened, migrated; a database that cannot be read stops the start) →
-//! extensions and saved registrations loaded into the engine → sockets bound
+//! extensions, saved registrations and the routing table loaded into the
+//! engine (a stored routing configuration the engine refuses stops the start
+//! with its reason) → sockets bound
 //! ("cannot bind UDP 0.0.0.0:5060: address in use") → tasks started. SIGTERM or
 //! SIGINT stops accepting, lets in-flight transactions finish within a bound,
 //! flushes storage and exits 0.
@@ -18,8 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchboard_core::auth::{Algorithm, Ha1Set};
 use switchboard_core::registrar::{Extension as CoreExtension, NewBinding};
+use switchboard_core::routing::{RoutingConfig, Selection};
 use switchboard_core::{Command, Config, Engine, Flow, Listener, Transport};
-use switchboard_storage::{Db, DigestAlgorithm, Settings};
+use switchboard_storage::settings::Routing as RoutingSettings;
+use switchboard_storage::{Db, DigestAlgorithm, RouteSelection, Settings};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -132,6 +136,29 @@ pub fn core_extension(e: &switchboard_storage::Extension) -> CoreExtension {
     x
 }
 
+/// The routing configuration to put in force: the database's destinations
+/// and routes (passwords decrypted) with the `[routing]` settings. Not
+/// validated here: the engine's `Command::ReplaceRouting` does it.
+pub fn routing_config(db: &Db, settings: &RoutingSettings) -> Result<RoutingConfig, String> {
+    let mut cfg = db.load_routing().map_err(|e| e.to_string())?;
+    cfg.selection = match settings.selection {
+        RouteSelection::Hunting => Selection::Hunting,
+        RouteSelection::LoadSharing => Selection::LoadSharing,
+    };
+    cfg.failover_on_decline = settings.failover_on_decline;
+    Ok(cfg)
+}
+
+/// The line logged (info) whenever a routing configuration is put in force:
+/// `routing: N destinations, M routes in force` (M counts enabled routes).
+pub fn routing_summary(cfg: &RoutingConfig) -> String {
+    format!(
+        "routing: {} destinations, {} routes in force",
+        cfg.destinations.len(),
+        cfg.routes.iter().filter(|r| r.enabled).count()
+    )
+}
+
 /// HA1 digests for a new password.
 pub fn ha1(username: &str, realm: &str, password: &str) -> Ha1Set {
     Ha1Set::from_password(username, realm, password)
@@ -179,6 +206,11 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let extensions = db
         .list_extensions()
         .map_err(|e| StartError(e.to_string()))?;
+    // Same order for routing: the generation first, then the content.
+    let routing_generation = db
+        .routing_generation()
+        .map_err(|e| StartError(e.to_string()))?;
+    let routing = routing_config(&db, &settings.routing).map_err(StartError)?;
     let now_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -246,6 +278,15 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
             "{stale_realm} extensions have passwords set for another SIP domain than {domain}; they cannot authenticate until their passwords are set again (switchboard ext passwd)"
         );
     }
+    engine
+        .handle_command(start, Command::ReplaceRouting(routing.clone()))
+        .map_err(|e| {
+            StartError(format!(
+                "invalid routing in database {}: {e} (fix it with `switchboard dest …` / `switchboard route …`)",
+                db_path.display()
+            ))
+        })?;
+    tracing::info!("{}", routing_summary(&routing));
     let mut restored = 0;
     for b in &saved {
         if let Some(nb) = restore(b, start, now_unix)
@@ -289,6 +330,12 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         tx.clone(),
         extensions.clone(),
         ext_generation,
+    )));
+    tasks.push(tokio::spawn(crate::reload::watch_routing(
+        db_path.clone(),
+        tx.clone(),
+        settings.routing.clone(),
+        routing_generation,
     )));
     let (stop_tx, stop_rx) = watch::channel(false);
     let parts = EngineParts {

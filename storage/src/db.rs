@@ -22,18 +22,24 @@
 //! second or so; when it moved it reads the generation, and when *that* moved it
 //! reloads every extension ([`Db::list_extensions`], 10,000 rows take a few ms)
 //! and hands the snapshot to the engine. Reloading all is simple and also
-//! catches deletions, which an `updated_at` filter would miss.
+//! catches deletions, which an `updated_at` filter would miss. Routing
+//! (destinations and routes, `db/routing.rs`) has its own counter,
+//! [`Db::routing_generation`], and is reloaded whole.
 
 mod app_log;
 mod bindings;
 mod call_records;
 mod extensions;
+mod routing;
 mod schema;
+mod secret;
 
 pub use app_log::{LogEntry, LogLevel, StoredLogEntry};
 pub use bindings::SavedBinding;
 pub use call_records::{CallRecord, StoredCallRecord};
 pub use extensions::{Extension, Upsert, validate_username};
+pub use routing::{StoredDestination, kind_name, prefix_text};
+pub use secret::KEY_FILE;
 
 use crate::error::{FResult, StorageError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};

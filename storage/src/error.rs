@@ -105,6 +105,16 @@ pub enum StorageError {
         /// What is wrong with the row.
         cause: String,
     },
+    /// The key file that encrypts destination passwords at rest
+    /// (`<data_dir>/secret.key`) is missing, unreadable, malformed or does not
+    /// match the stored passwords.
+    #[error("secret key file {}: {cause}", path.display())]
+    SecretKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        cause: String,
+    },
     /// Any other SQLite failure (I/O error, internal error…).
     #[error("database {}: {cause}", path.display())]
     Sqlite {
@@ -166,6 +176,7 @@ impl StorageError {
             | Self::NewerSchema { path, .. }
             | Self::NotSwitchboard { path }
             | Self::BadRow { path, .. }
+            | Self::SecretKey { path, .. }
             | Self::Sqlite { path, .. } => Some(path),
             Self::Invalid { .. } => None,
         }

@@ -7,7 +7,7 @@
 //!
 //! Sections follow TekSIP's settings pages: `[service]`, `[security]`,
 //! `[accounting]`, `[media]`, `[websocket]`, `[smpp]`, `[http]`, plus
-//! `[logging]` and `[storage]`. Sections whose keys are not implemented yet exist
+//! `[logging]`, `[storage]` and `[routing]`. Sections whose keys are not implemented yet exist
 //! as empty tables that refuse every key, so a typo (or a key from a newer
 //! version) is caught instead of silently ignored.
 //!
@@ -53,6 +53,8 @@ pub struct Settings {
     pub logging: Logging,
     /// `[storage]`: where the database lives.
     pub storage: Storage,
+    /// `[routing]`: how routes with the same prefix share calls.
+    pub routing: Routing,
 }
 
 /// Which SIP transports to serve (TekSIP's "Transport").
@@ -273,6 +275,30 @@ impl Default for Storage {
             database: "switchboard.db".into(),
         }
     }
+}
+
+/// Among routes with the same (longest) prefix, how the destination is chosen
+/// (TekSIP's "Routing" settings).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteSelection {
+    /// Try the routes in their order (the default).
+    #[default]
+    Hunting,
+    /// Round robin across the destinations with free capacity.
+    LoadSharing,
+}
+
+/// `[routing]`. Destinations and routes themselves live in the database
+/// (`switchboard dest …`, `switchboard route …`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Routing {
+    /// `"hunting"` or `"load_sharing"`.
+    pub selection: RouteSelection,
+    /// Fail over to the next route on 600 Busy Everywhere and 603 Decline too
+    /// (off: a decline ends the call).
+    pub failover_on_decline: bool,
 }
 
 /// A settings file that cannot be used.

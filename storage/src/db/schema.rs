@@ -85,8 +85,66 @@ CREATE TABLE app_log (
 CREATE INDEX app_log_ts ON app_log (ts_ms);
 ";
 
+/// Version 2: routing (issue 4) — destinations (passwords AES-256-GCM
+/// encrypted, `db/secret.rs`) and prefix routes, with a `routing_generation`
+/// counter bumped by triggers on every write to either table.
+const V2: &str = r"
+INSERT INTO meta (key, value) VALUES ('routing_generation', 0);
+
+CREATE TABLE destinations (
+    name                TEXT PRIMARY KEY NOT NULL,
+    gateway             TEXT NOT NULL,
+    port                INTEGER CHECK (port IS NULL OR port BETWEEN 1 AND 65535),
+    domain              TEXT,
+    transport           TEXT NOT NULL,
+    kind                TEXT NOT NULL CHECK (kind IN ('proxy', 'ua', 'extension')),
+    username            TEXT,
+    auth_username       TEXT,
+    password_enc        BLOB,
+    register            INTEGER NOT NULL DEFAULT 0 CHECK (register IN (0, 1)),
+    register_expires    INTEGER NOT NULL CHECK (register_expires BETWEEN 0 AND 4294967295),
+    options_ping        INTEGER NOT NULL DEFAULT 0 CHECK (options_ping IN (0, 1)),
+    capacity            INTEGER CHECK (capacity IS NULL OR capacity BETWEEN 0 AND 4294967295),
+    remove_prefix       TEXT NOT NULL DEFAULT '',
+    add_prefix          TEXT NOT NULL DEFAULT '',
+    media_encryption    INTEGER NOT NULL DEFAULT 0 CHECK (media_encryption IN (0, 1)),
+    translation_profile TEXT,
+    enabled             INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE routes (
+    prefix      TEXT NOT NULL,
+    destination TEXT NOT NULL REFERENCES destinations (name),
+    ord         INTEGER NOT NULL CHECK (ord BETWEEN 0 AND 4294967295),
+    enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    PRIMARY KEY (prefix, destination)
+) WITHOUT ROWID;
+CREATE INDEX routes_destination ON routes (destination);
+
+CREATE TRIGGER destinations_ins AFTER INSERT ON destinations BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'routing_generation';
+END;
+CREATE TRIGGER destinations_upd AFTER UPDATE ON destinations BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'routing_generation';
+END;
+CREATE TRIGGER destinations_del AFTER DELETE ON destinations BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'routing_generation';
+END;
+CREATE TRIGGER routes_ins AFTER INSERT ON routes BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'routing_generation';
+END;
+CREATE TRIGGER routes_upd AFTER UPDATE ON routes BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'routing_generation';
+END;
+CREATE TRIGGER routes_del AFTER DELETE ON routes BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'routing_generation';
+END;
+";
+
 /// Every migration, in order.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -73,6 +73,10 @@ auto_clear_days = 7
 [storage]
 data_dir = "/var/lib/switchboard"
 database = "sb.db"
+
+[routing]
+selection = "load_sharing"
+failover_on_decline = true
 "#;
     let s = Settings::parse(text).expect("parses");
     let v = &s.service;
@@ -99,6 +103,13 @@ database = "sb.db"
     assert_eq!(s.logging.rotation, Rotation::Hourly);
     assert_eq!(s.logging.auto_clear_days, 7);
     assert_eq!(s.database_path(), Path::new("/var/lib/switchboard/sb.db"));
+    assert_eq!(s.routing.selection, RouteSelection::LoadSharing);
+    assert!(s.routing.failover_on_decline);
+    let d = Settings::default().routing;
+    assert_eq!(d.selection, RouteSelection::Hunting);
+    assert!(!d.failover_on_decline);
+    let s = Settings::parse("[routing]\nselection = \"hunting\"").expect("hunting");
+    assert_eq!(s.routing.selection, RouteSelection::Hunting);
     for (t, m) in [
         ("tcp", TransportMode::Tcp),
         ("udp+tcp", TransportMode::UdpTcp),
@@ -154,6 +165,14 @@ fn ill_typed_values_are_named() {
         (key.as_str(), value.as_str()),
         ("logging.level", "\"verbose\"")
     );
+    let (key, value, reason) = invalid("[routing]\nselection = \"round_robin\"\n");
+    assert_eq!(
+        (key.as_str(), value.as_str()),
+        ("routing.selection", "\"round_robin\"")
+    );
+    assert!(reason.contains("load_sharing"), "{reason}");
+    let (key, _, _) = invalid("[routing]\nfailover = true\n");
+    assert_eq!(key, "routing.failover");
     let (key, _, _) = invalid("[logging]\nrotation = \"weekly\"\n");
     assert_eq!(key, "logging.rotation");
     let (key, value, reason) = invalid("[service]\nlisten = [\"0.0.0.0\", \"not-an-ip\"]\n");
