@@ -228,7 +228,12 @@ impl Proxy {
                 }
                 let reply = ctx.registrar.handle_register(ctx.now, &msg, flow, ctx.rng);
                 self.stats.responses_sent += 1;
-                ctx.layer.respond(ctx.now, tx, reply.status, reply.response);
+                if reply.status == 401 {
+                    // A challenge keeps no state (RFC 3261 §8.2.7); see `Layer::respond_stateless`.
+                    ctx.layer.respond_stateless(tx, reply.response);
+                } else {
+                    ctx.layer.respond(ctx.now, tx, reply.status, reply.response);
+                }
                 return;
             }
             return self.reply(ctx, tx, 403, "Forbidden: relaying denied", &[]);
@@ -481,7 +486,44 @@ impl Proxy {
             .into_iter()
             .map(|v| (HeaderName::ProxyAuthenticate, v))
             .collect();
-        self.reply(ctx, tx, 407, "Proxy Authentication Required", &values);
+        // Stateless (RFC 3261 §8.2.7): no INVITE server transaction is kept for
+        // Timer H; the To tag is derived from the request, so the ACK for this
+        // 407 (same Call-ID, CSeq number and branch, §17.1.1.3) is recognised
+        // and absorbed by `forward_ack` although it matches no transaction.
+        let Some(req) = ctx.layer.server_request(tx) else {
+            return;
+        };
+        let mut b = ResponseBuilder::for_request(req, 407, "Proxy Authentication Required")
+            .to_tag(&self.stateless_tag(req));
+        if let Some(flow) = ctx.layer.server_flow(tx) {
+            b = b.received_from(flow.remote);
+        }
+        for (n, v) in &values {
+            b = b.header(*n, v);
+        }
+        let bytes = b.header(HeaderName::Server, &self.server_name).build();
+        self.stats.responses_sent += 1;
+        ctx.layer.respond_stateless(tx, bytes);
+    }
+
+    /// The To tag of a stateless answer to `req`: a keyed hash of its Call-ID,
+    /// CSeq number and top Via branch, which the ACK for a non-2xx repeats.
+    fn stateless_tag(&self, req: &Message) -> String {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = self.loop_keys.build_hasher();
+        h.write(b"stateless-tag");
+        h.write(req.call_id().as_bytes());
+        h.write_u32(req.cseq().seq);
+        h.write(req.top_via_branch().unwrap_or("").as_bytes());
+        let v = h.finish();
+        let mut tag = String::with_capacity(18);
+        tag.push_str("sl");
+        for i in (0..16).rev() {
+            tag.push(char::from(
+                b"0123456789abcdef"[((v >> (i * 4)) & 0xf) as usize],
+            ));
+        }
+        tag
     }
 
     /// The location service (§16.5): every live binding of extension `user`.
@@ -566,6 +608,13 @@ impl Proxy {
 
     /// Forwards an ACK for a 2xx (or any ACK matching no transaction) statelessly.
     pub fn forward_ack(&mut self, ctx: &mut Ctx<'_>, msg: &Message, flow: &Flow) {
+        if msg
+            .to_tag()
+            .is_some_and(|t| t.starts_with("sl") && t == self.stateless_tag(msg))
+        {
+            // The ACK for a 407 we sent statelessly: it ends there (§17.2.1).
+            return;
+        }
         let Ok(ruri) = Uri::parse(msg.request_uri().unwrap_or("")) else {
             self.stats.dropped += 1;
             return;

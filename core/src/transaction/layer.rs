@@ -442,6 +442,45 @@ impl Layer {
         sent
     }
 
+    /// Answers server transaction `id` with a final response *statelessly*
+    /// (RFC 3261 §8.2.7) and forgets it at once: the response goes out on the
+    /// request's flow, no state is kept for Timer J/H, and a retransmitted
+    /// request is simply answered again. Meant for digest challenges (401/407):
+    /// half of all REGISTER and INVITE transactions are challenges, and keeping
+    /// them for 32 s only to absorb retransmissions cost as much memory as the
+    /// registrations themselves. The ACK for a stateless 407 to an INVITE then
+    /// matches no transaction; the TU recognises it by the To tag it chose.
+    pub fn respond_stateless(&mut self, id: TxId, response: Bytes) -> bool {
+        let Some(flow) = self.servers.get(&id).map(|tx| tx.flow) else {
+            return false;
+        };
+        self.transmits.push_back(flow_transmit(&flow, response));
+        self.forget_server(id);
+        true
+    }
+
+    /// Removes server transaction `id` with its keys and deadline, and tells the TU.
+    fn forget_server(&mut self, id: TxId) {
+        if let Some(tx) = self.servers.remove(&id) {
+            if let Some(d) = tx.deadline {
+                self.deadlines.remove(&(d, id));
+            }
+            self.server_keys.remove(&tx.key);
+            if let Some(m) = &tx.merge
+                && self.merge_keys.get(m) == Some(&id)
+            {
+                self.merge_keys.remove(m);
+            }
+            if let Some(k) = tx.ack_key {
+                self.server_keys.remove(&k);
+            }
+        }
+        self.events.push_back(TxEvent::Terminated {
+            tx: id,
+            server: true,
+        });
+    }
+
     /// Sends a response that belongs to no live server transaction state change: a 2xx
     /// retransmission passed through by a proxy (RFC 6026), on the server transaction's flow.
     pub fn send_on_server_flow(&mut self, id: TxId, data: Bytes) -> bool {
@@ -528,24 +567,7 @@ impl Layer {
             self.deadlines.remove(&(o, id));
         }
         if terminated {
-            if let Some(tx) = self.servers.remove(&id) {
-                if let Some(d) = tx.deadline {
-                    self.deadlines.remove(&(d, id));
-                }
-                self.server_keys.remove(&tx.key);
-                if let Some(m) = &tx.merge
-                    && self.merge_keys.get(m) == Some(&id)
-                {
-                    self.merge_keys.remove(m);
-                }
-                if let Some(k) = tx.ack_key {
-                    self.server_keys.remove(&k);
-                }
-            }
-            self.events.push_back(TxEvent::Terminated {
-                tx: id,
-                server: true,
-            });
+            self.forget_server(id);
         } else if let Some(d) = deadline {
             self.deadlines.insert((d, id));
         }
