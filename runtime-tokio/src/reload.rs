@@ -31,13 +31,30 @@ use tokio::sync::mpsc;
 /// How often the database is checked.
 pub const POLL: Duration = Duration::from_millis(500);
 
+/// A 64-bit fingerprint of an extension row: the watcher remembers these, not
+/// the rows (a second copy of 100,000 extensions cost ~40 MB of RSS).
+pub fn fingerprint(e: &Extension) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    e.hash(&mut h);
+    h.finish()
+}
+
+/// The fingerprints of `extensions`, by username.
+pub fn fingerprints(extensions: &[Extension]) -> BTreeMap<String, u64> {
+    extensions
+        .iter()
+        .map(|e| (e.username.clone(), fingerprint(e)))
+        .collect()
+}
+
 /// Watches the database at `path` and sends extension changes to the engine.
-/// `loaded` is what the engine holds, read after the extensions generation
-/// counter gave `generation`.
+/// `loaded` fingerprints what the engine holds ([`fingerprints`]), read after
+/// the extensions generation counter gave `generation`.
 pub async fn watch_extensions(
     path: PathBuf,
     tx: mpsc::Sender<ToEngine>,
-    loaded: Vec<Extension>,
+    loaded: BTreeMap<String, u64>,
     generation: i64,
 ) {
     let db = match Db::open(&path) {
@@ -47,10 +64,7 @@ pub async fn watch_extensions(
             return;
         }
     };
-    let mut known: BTreeMap<String, Extension> = loaded
-        .into_iter()
-        .map(|e| (e.username.clone(), e))
-        .collect();
+    let mut known = loaded;
     let mut generation = generation;
     // None: compare the generation on the first tick whatever data_version says
     // (its baseline is this connection's first read, possibly after a change).
@@ -78,7 +92,7 @@ pub async fn watch_extensions(
             }
         };
         for (user, e) in &now {
-            if known.get(user) != Some(e) {
+            if known.get(user) != Some(&fingerprint(e)) {
                 tracing::info!("extension {user} changed: reloading it");
                 if let Err(err) = command(&tx, Command::UpsertExtension(core_extension(e))).await {
                     tracing::warn!("extension {user}: {err}");
@@ -89,7 +103,10 @@ pub async fn watch_extensions(
             tracing::info!("extension {user} removed");
             let _ = command(&tx, Command::RemoveExtension(user.clone())).await;
         }
-        known = now;
+        known = now
+            .iter()
+            .map(|(u, e)| (u.clone(), fingerprint(e)))
+            .collect();
     }
 }
 
@@ -183,7 +200,12 @@ mod tests {
         // …then another process adds 103 before the watcher has started.
         db.upsert_extension(&ext("103")).expect("add 103");
         let (tx, mut rx) = mpsc::channel(8);
-        let task = tokio::spawn(watch_extensions(path, tx, loaded, generation));
+        let task = tokio::spawn(watch_extensions(
+            path,
+            tx,
+            fingerprints(&loaded),
+            generation,
+        ));
         assert_eq!(next_upsert(&mut rx).await, "103");
         task.abort();
     }
@@ -248,7 +270,7 @@ mod tests {
         let mut db = Db::open(&path).expect("open");
         let generation = db.extensions_generation().expect("generation");
         let (tx, mut rx) = mpsc::channel(8);
-        let task = tokio::spawn(watch_extensions(path, tx, Vec::new(), generation));
+        let task = tokio::spawn(watch_extensions(path, tx, BTreeMap::new(), generation));
         db.upsert_extension(&ext("104")).expect("add 104");
         assert_eq!(next_upsert(&mut rx).await, "104");
         task.abort();

@@ -328,9 +328,12 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     tasks.push(tokio::spawn(crate::reload::watch_extensions(
         db_path.clone(),
         tx.clone(),
-        extensions.clone(),
+        crate::reload::fingerprints(&extensions),
         ext_generation,
     )));
+    // The engine holds its own (compact) copy; the rows read from the database go now.
+    let extension_count = extensions.len();
+    drop(extensions);
     tasks.push(tokio::spawn(crate::reload::watch_routing(
         db_path.clone(),
         tx.clone(),
@@ -360,7 +363,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         "Switchboard {} serving {domain} on {}; {} extensions, {restored} registrations restored",
         env!("CARGO_PKG_VERSION"),
         names.join(", "),
-        extensions.len()
+        extension_count
     );
     println!(
         "ready: sip domain {domain}; listening on {}",

@@ -19,7 +19,7 @@ use crate::error::{FResult, Fail, StorageError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// One extension as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Extension {
     /// The SIP user part; the primary key. See [`validate_username`].
     pub username: String,
