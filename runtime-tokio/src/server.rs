@@ -324,6 +324,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         db_path.clone(),
         settings.logging.directory.clone(),
         settings.logging.auto_clear_days,
+        settings.accounting.call_record_retention_days,
     )));
     tasks.push(tokio::spawn(crate::reload::watch_extensions(
         db_path.clone(),
@@ -484,30 +485,51 @@ async fn wait_for_signal() {
 /// Every hour: removes log files and application-log rows older than the
 /// auto-clear period (`logging.auto_clear_days`; 0 keeps everything). Call
 /// records are billing data and are never removed by this.
-async fn housekeeping(db_path: std::path::PathBuf, log_dir: std::path::PathBuf, days: u32) {
-    if days == 0 {
+/// Hourly (and once at start): removes log files and application-log rows
+/// older than `log_days`, and call records older than `cdr_days` (0 = never).
+async fn housekeeping(
+    db_path: std::path::PathBuf,
+    log_dir: std::path::PathBuf,
+    log_days: u32,
+    cdr_days: u32,
+) {
+    if log_days == 0 && cdr_days == 0 {
         return;
     }
+    let cutoff = |now: SystemTime, days: u32| {
+        now.checked_sub(Duration::from_secs(u64::from(days) * 86_400))
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64)
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
         let now = SystemTime::now();
-        let files = crate::logging::auto_clear(&log_dir, days, now);
-        let cutoff_ms = now
-            .checked_sub(Duration::from_secs(u64::from(days) * 86_400))
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_millis() as i64);
-        let rows = match Db::open(&db_path).and_then(|mut db| db.prune_log(cutoff_ms)) {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::error!("cannot prune the application log: {e}");
-                0
+        if log_days > 0 {
+            let files = crate::logging::auto_clear(&log_dir, log_days, now);
+            let rows =
+                match Db::open(&db_path).and_then(|mut db| db.prune_log(cutoff(now, log_days))) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!("cannot prune the application log: {e}");
+                        0
+                    }
+                };
+            if files > 0 || rows > 0 {
+                tracing::info!(
+                    "auto-clear: removed {files} log files and {rows} application-log entries older than {log_days} days"
+                );
             }
-        };
-        if files > 0 || rows > 0 {
-            tracing::info!(
-                "auto-clear: removed {files} log files and {rows} application-log entries older than {days} days"
-            );
+        }
+        if cdr_days > 0 {
+            match Db::open(&db_path).and_then(|mut db| db.prune_call_records(cutoff(now, cdr_days)))
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    "accounting: removed {n} call records that ended more than {cdr_days} days ago"
+                ),
+                Err(e) => tracing::error!("cannot prune call records: {e}"),
+            }
         }
     }
 }

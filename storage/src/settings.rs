@@ -181,10 +181,16 @@ impl Default for Security {
     }
 }
 
-/// `[accounting]`: RADIUS accounting. No keys yet; any key is refused.
+/// `[accounting]`: call records (billing data); RADIUS accounting comes with its issue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Accounting {}
+#[serde(default, deny_unknown_fields)]
+pub struct Accounting {
+    /// Remove call records that ended more than this many days ago (checked
+    /// at start and hourly); 0, the default, keeps them for ever. Separate from
+    /// `logging.auto_clear_days` on purpose: billing data is kept by a decision,
+    /// not by the log-rotation default.
+    pub call_record_retention_days: u32,
+}
 
 /// `[media]`: RTP proxy, recording, music on hold. No keys yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,8 +248,8 @@ pub struct Logging {
     pub directory: PathBuf,
     /// `"daily"` or `"hourly"`.
     pub rotation: Rotation,
-    /// Remove log files (and application-log entries, call records) older than
-    /// this many days; 0 keeps everything.
+    /// Remove log files and application-log entries older than this many
+    /// days; 0 keeps everything (call records: `accounting.call_record_retention_days`).
     pub auto_clear_days: u32,
 }
 

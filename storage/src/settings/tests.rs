@@ -59,6 +59,8 @@ nonce_lifetime_s = 60
 digest_algorithms = ["MD5"]
 
 [accounting]
+call_record_retention_days = 400
+
 [media]
 [websocket]
 [smpp]
@@ -102,6 +104,12 @@ failover_on_decline = true
     assert_eq!(s.logging.directory, Path::new("/var/log/switchboard"));
     assert_eq!(s.logging.rotation, Rotation::Hourly);
     assert_eq!(s.logging.auto_clear_days, 7);
+    assert_eq!(s.accounting.call_record_retention_days, 400);
+    assert_eq!(
+        Settings::default().accounting.call_record_retention_days,
+        0,
+        "billing data is kept unless the operator decides otherwise"
+    );
     assert_eq!(s.database_path(), Path::new("/var/lib/switchboard/sb.db"));
     assert_eq!(s.routing.selection, RouteSelection::LoadSharing);
     assert!(s.routing.failover_on_decline);
