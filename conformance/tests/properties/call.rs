@@ -63,6 +63,11 @@ pub(crate) enum Outcome {
     Final(u16),
     /// Timer B fired with no response at all.
     TimerB,
+    /// A provisional response arrived (stopping Timer B, §17.1.1.2) but no
+    /// final one within four minutes: the caller's UA gave up, as phones do.
+    /// RFC 3261 sets no transaction timer in Proceeding, so under enough loss
+    /// (every 2xx retransmission of the callee lost) this is how a call ends.
+    GaveUp,
 }
 
 /// What happened.
@@ -124,6 +129,8 @@ struct Caller {
     invite: Bytes,
     invite_retx: Option<Retx>,
     timer_b: Option<Duration>,
+    /// When the caller's UA stops waiting after a provisional response.
+    give_up: Option<Duration>,
     ack: Option<Bytes>,
     bye: Option<Retx>,
     bye_done: bool,
@@ -223,8 +230,12 @@ impl Caller {
         self.invite_retx = None;
         self.timer_b = None;
         if status < 200 {
+            if w.report.caller_outcome.is_none() && self.give_up.is_none() {
+                self.give_up = Some(now + Duration::from_secs(240)); // after Timer C (180 s) and its 408
+            }
             return;
         }
+        self.give_up = None;
         if w.report.caller_outcome.is_none() {
             w.report.caller_outcome = Some(Outcome::Final(status));
         }
@@ -260,6 +271,12 @@ impl Caller {
                 w.report.caller_outcome = Some(Outcome::TimerB);
             }
         }
+        if self.give_up.is_some_and(|t| now >= t) {
+            self.give_up = None;
+            if w.report.caller_outcome.is_none() {
+                w.report.caller_outcome = Some(Outcome::GaveUp);
+            }
+        }
         if let Some(d) = self.bye.as_mut().and_then(|r| r.fire(now)) {
             w.send(now, sock(ALICE), sock(SERVER), d);
         }
@@ -269,6 +286,7 @@ impl Caller {
         [
             self.invite_retx.as_ref().and_then(Retx::deadline),
             self.timer_b,
+            self.give_up,
             self.bye.as_ref().and_then(Retx::deadline),
         ]
         .into_iter()
@@ -390,6 +408,7 @@ pub(crate) fn run(p: &mut Probe, rng: SplitMix64, loss: f64, plan: Plan) -> Resu
         invite: inv.clone(),
         invite_retx: Some(Retx::new(inv.clone(), t0, Duration::MAX)),
         timer_b: Some(t0 + 64 * T1),
+        give_up: None,
         ack: None,
         bye: None,
         bye_done: false,
