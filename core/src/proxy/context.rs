@@ -358,6 +358,8 @@ impl Proxy {
                     .map(|b| b.client)
                     .collect();
                 let held = c.route.as_mut().and_then(|r| r.current.take());
+                // What the session needs of the dialog, before the 2xx ends the transactions.
+                let leg = first.then(|| super::session_limit::AnsweredLeg::capture(ctx, server, client));
                 self.relay(ctx, server, &response, status);
                 if first {
                     let answered = session.is_some_and(|(cid, ft)| {
@@ -365,7 +367,9 @@ impl Proxy {
                     });
                     if answered {
                         self.stats.successful_calls += 1;
-                        self.session_answered(ctx, server, client, &response);
+                        if let Some(Some(leg)) = leg {
+                            self.session_answered(ctx, leg, &response);
+                        }
                     }
                     // A routed call's count against its destination's capacity
                     // passes to the session (released when it ends); without

@@ -34,23 +34,35 @@ fn contact_uri(msg: &Message) -> Option<String> {
     Some(first.uri.to_string())
 }
 
+/// What is known of an INVITE's server side and answering branch when its
+/// 2xx arrives (taken before relaying it ends the transactions).
+pub(crate) struct AnsweredLeg {
+    invite: Message,
+    flow: crate::transport::Flow,
+    branch_dest: Option<crate::transaction::Destination>,
+}
+
+impl AnsweredLeg {
+    /// Takes it from the transaction layer.
+    pub(crate) fn capture(ctx: &Ctx<'_>, server: TxId, client: TxId) -> Option<Self> {
+        Some(Self {
+            invite: ctx.layer.server_request(server)?.clone(),
+            flow: ctx.layer.server_flow(server)?,
+            branch_dest: ctx.layer.client_destination(client),
+        })
+    }
+}
+
 impl Proxy {
-    /// A 2xx answered the INVITE of `server` through branch `client`: keeps the
-    /// dialog's path in the session and arms the maximum session duration.
-    pub(crate) fn session_answered(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        server: TxId,
-        client: TxId,
-        ok: &Message,
-    ) {
-        let (Some(invite), Some(flow), Some(branch_dest)) = (
-            ctx.layer.server_request(server),
-            ctx.layer.server_flow(server),
-            ctx.layer.client_destination(client),
-        ) else {
-            return;
-        };
+    /// A 2xx answered the INVITE `leg` describes: keeps the dialog's path in
+    /// the session and arms the maximum session duration.
+    pub(crate) fn session_answered(&mut self, ctx: &mut Ctx<'_>, leg: AnsweredLeg, ok: &Message) {
+        let AnsweredLeg {
+            invite,
+            flow,
+            branch_dest,
+        } = leg;
+        let invite = &invite;
         let Some(from_tag) = invite.from_tag().map(str::to_owned) else {
             return;
         };
@@ -69,7 +81,7 @@ impl Proxy {
         ctx: &Ctx<'_>,
         invite: &Message,
         flow: crate::transport::Flow,
-        branch_dest: crate::transaction::Destination,
+        branch_dest: Option<crate::transaction::Destination>,
         ok: &Message,
     ) -> Option<DialogPath> {
         let mut rr: Vec<String> = Vec::new();
@@ -83,27 +95,30 @@ impl Proxy {
                     .is_some_and(|u| self.identity.is_us(&u.host, u.port, u.transport_kind()))
             })
         })?;
-        let hop = |routes: &[String], direct| match routes.first() {
-            None => Some(direct),
-            Some(r) => {
-                let n = NameAddr::parse(r).ok()?;
-                forward::resolve(ctx.registrar, n.uri.as_sip()?)
-            }
+        let resolve = |uri: &str| {
+            let n = NameAddr::parse(uri).ok()?;
+            forward::resolve(ctx.registrar, n.uri.as_sip()?)
         };
+        let hop = |routes: &[String], target: &str, direct: Option<_>| match routes.first() {
+            None => direct.or_else(|| resolve(target)),
+            Some(r) => resolve(r),
+        };
+        let caller_target = contact_uri(invite)?;
+        let callee_target = contact_uri(ok)?;
         let inv_from = invite.header(HeaderName::From)?.to_owned();
         let ok_to = ok.header(HeaderName::To)?.to_owned();
         Some(DialogPath {
             caller: Leg {
-                target: contact_uri(invite)?,
-                hop: hop(&toward_caller, flow_destination(&flow))?,
+                hop: hop(&toward_caller, &caller_target, Some(flow_destination(&flow)))?,
+                target: caller_target,
                 routes: toward_caller,
                 from: ok_to.clone(),
                 to: inv_from.clone(),
                 cseq: 0,
             },
             callee: Leg {
-                target: contact_uri(ok)?,
-                hop: hop(&toward_callee, branch_dest)?,
+                hop: hop(&toward_callee, &callee_target, branch_dest)?,
+                target: callee_target,
                 routes: toward_callee,
                 from: inv_from,
                 to: ok_to,
