@@ -177,7 +177,10 @@ impl Config {
             );
         }
         if self.max_ring_duration.is_some_and(|d| d.is_zero()) {
-            return bad("max_ring_duration", "must be positive (None = no limit)".into());
+            return bad(
+                "max_ring_duration",
+                "must be positive (None = no limit)".into(),
+            );
         }
         if self.max_session_duration.is_some_and(|d| d.is_zero()) {
             return bad(

@@ -78,7 +78,13 @@ mod tests {
     #[test]
     fn record_route_is_split_around_our_entries() {
         // Callee-side proxy p2 on top, then us twice (double RR), then p1 near the caller.
-        let rr = v(&["<sip:p2a;lr>", "<sip:p2b;lr>", "<sip:us;lr>", "<sip:us2;lr>", "<sip:p1;lr>"]);
+        let rr = v(&[
+            "<sip:p2a;lr>",
+            "<sip:p2b;lr>",
+            "<sip:us;lr>",
+            "<sip:us2;lr>",
+            "<sip:p1;lr>",
+        ]);
         let (callee, caller) = split_record_route(&rr, |e| e.contains("us")).expect("ours");
         assert_eq!(callee, v(&["<sip:p2b;lr>", "<sip:p2a;lr>"]));
         assert_eq!(caller, v(&["<sip:p1;lr>"]));

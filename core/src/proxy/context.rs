@@ -359,7 +359,8 @@ impl Proxy {
                     .collect();
                 let held = c.route.as_mut().and_then(|r| r.current.take());
                 // What the session needs of the dialog, before the 2xx ends the transactions.
-                let leg = first.then(|| super::session_limit::AnsweredLeg::capture(ctx, server, client));
+                let leg =
+                    first.then(|| super::session_limit::AnsweredLeg::capture(ctx, server, client));
                 self.relay(ctx, server, &response, status);
                 if first {
                     let answered = session.is_some_and(|(cid, ft)| {

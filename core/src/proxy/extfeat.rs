@@ -36,7 +36,7 @@ use crate::config::Config;
 use crate::event::{Event, LogLevel};
 use crate::registrar::Redirect;
 use crate::routing::{Candidate, DestinationKind};
-use crate::sip::{Message, NameAddr, HeaderName};
+use crate::sip::{HeaderName, Message, NameAddr};
 use crate::transaction::{Destination as NextHop, TxId};
 use crate::transport::Flow;
 use std::collections::BTreeSet;

@@ -273,9 +273,7 @@ impl Proxy {
         // authentication is on, which the check above enforced) and gateways.
         // Foreign callers never reach routes (no open relay).
         let may_route = from_gateway || from_us;
-        if !initial
-            && let (Some(ft), Some(tt)) = (msg.from_tag(), msg.to_tag())
-        {
+        if !initial && let (Some(ft), Some(tt)) = (msg.from_tag(), msg.to_tag()) {
             ctx.sessions
                 .note_in_dialog(msg.call_id(), ft, tt, msg.cseq().seq);
         }

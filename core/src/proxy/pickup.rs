@@ -30,7 +30,9 @@ use crate::transaction::TxId;
 
 /// Is `p` a usable pickup prefix: empty (off) or 1–8 of `0-9 * #`?
 pub fn valid_prefix(p: &str) -> bool {
-    p.len() <= 8 && p.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+    p.len() <= 8
+        && p.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
 }
 
 /// The extension a dialed user names with pickup prefix `prefix`, if any.
@@ -62,7 +64,13 @@ impl Proxy {
         };
         let picker = from_user(msg).filter(|u| ctx.registrar.directory.active(u).is_some());
         let Some(picker) = picker.filter(|_| trusted) else {
-            return self.reply(ctx, tx, 403, "Forbidden: only extensions may pick up calls", &[]);
+            return self.reply(
+                ctx,
+                tx,
+                403,
+                "Forbidden: only extensions may pick up calls",
+                &[],
+            );
         };
         let call_id = msg.call_id();
         let found = self.contexts.iter().find_map(|(server, c)| {
@@ -70,16 +78,19 @@ impl Proxy {
             if callee != ext || callee == picker {
                 return None;
             }
-            let caller = ctx
-                .layer
-                .server_request(*server)
-                .and_then(from_user);
+            let caller = ctx.layer.server_request(*server).and_then(from_user);
             (caller.as_deref() != Some(picker.as_str())
                 && ctx.layer.server_request(*server).map(|m| m.call_id()) != Some(call_id))
             .then_some(*server)
         });
         let Some(server) = found else {
-            return self.reply(ctx, tx, 404, "Not Found: no call is ringing that extension", &[]);
+            return self.reply(
+                ctx,
+                tx,
+                404,
+                "Not Found: no call is ringing that extension",
+                &[],
+            );
         };
         self.reply(ctx, tx, 480, "Call Picked Up", &[]);
         let Some(c) = self.contexts.get_mut(&server) else {

@@ -109,7 +109,11 @@ impl Proxy {
         let ok_to = ok.header(HeaderName::To)?.to_owned();
         Some(DialogPath {
             caller: Leg {
-                hop: hop(&toward_caller, &caller_target, Some(flow_destination(&flow)))?,
+                hop: hop(
+                    &toward_caller,
+                    &caller_target,
+                    Some(flow_destination(&flow)),
+                )?,
                 target: caller_target,
                 routes: toward_caller,
                 from: ok_to.clone(),
@@ -143,7 +147,10 @@ impl Proxy {
             .header(HeaderName::From, &leg.from)
             .header(HeaderName::To, &leg.to)
             .header(HeaderName::CallId, call_id)
-            .header(HeaderName::CSeq, format!("{} BYE", leg.cseq.saturating_add(1)))
+            .header(
+                HeaderName::CSeq,
+                format!("{} BYE", leg.cseq.saturating_add(1)),
+            )
             .header_raw("Reason", reason)
             .header(HeaderName::UserAgent, &self.server_name)
             .build();
@@ -210,8 +217,7 @@ impl Proxy {
         let mut ended = 0;
         for (ft, state) in keys {
             if state == SessionState::Answered {
-                if self.end_answered(ctx, call_id, &ft, EndCause::Terminated, REASON_TERMINATED)
-                {
+                if self.end_answered(ctx, call_id, &ft, EndCause::Terminated, REASON_TERMINATED) {
                     ended += 1;
                 }
                 continue;

@@ -199,14 +199,20 @@ mod tests {
     #[test]
     fn redirects_parse_and_never_point_to_the_extension_itself() {
         assert_eq!(Redirect::parse("VoiceMail"), Ok(Redirect::Voicemail));
-        assert_eq!(Redirect::parse("102"), Ok(Redirect::Extension("102".into())));
+        assert_eq!(
+            Redirect::parse("102"),
+            Ok(Redirect::Extension("102".into()))
+        );
         assert!(Redirect::parse("1;2").is_err());
         let mut d = Directory::new();
         let mut e = Extension::new("101", "a".into(), "b".into());
         assert!(e.allow_external && e.redirect.is_none());
         e.redirect = Some(Redirect::Extension("101".into()));
         let err = d.upsert(e.clone()).expect_err("to itself");
-        assert_eq!(err.to_string(), "extension 101 cannot be redirected to itself");
+        assert_eq!(
+            err.to_string(),
+            "extension 101 cannot be redirected to itself"
+        );
         e.redirect = Some(Redirect::Voicemail);
         assert!(d.upsert(e).is_ok());
     }
