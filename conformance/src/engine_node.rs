@@ -14,6 +14,9 @@
 //! `route=<prefix|Default>,<dest>[,<order>]`, one key per route;
 //! `selection` (`hunting`/`loadsharing`); `failover_on_decline` (`on`/`off`).
 //!
+//! Extension features (issue 4): the `ext_…` keys and extension attributes
+//! of [`crate::extfeat_node`].
+//!
 //! An unknown key or a bad value fails the scenario at setup: a misspelt
 //! setting must not silently test the defaults.
 
@@ -81,6 +84,7 @@ pub fn engine_config(setup: &ScenarioSetup) -> Config {
             "min_expires" => cfg.min_expires = number(k, v),
             "max_expires" => cfg.max_expires = number(k, v),
             "default_expires" => cfg.default_expires = number(k, v),
+            other if crate::extfeat_node::apply_config(&mut cfg, other, v) => {}
             other => panic!("unknown config key {other:?} in scenario {}", setup.name),
         }
     }
@@ -186,7 +190,8 @@ pub fn engine_factory(setup: &ScenarioSetup) -> Box<dyn Node> {
         Engine::new(cfg, setup.epoch).unwrap_or_else(|e| panic!("scenario engine config: {e}"));
     for x in &setup.extensions {
         let ha1 = Ha1Set::from_password(&x.user, &realm, &x.password);
-        let ext = Extension::new(x.user.clone(), ha1.md5, ha1.sha256);
+        let mut ext = Extension::new(x.user.clone(), ha1.md5, ha1.sha256);
+        crate::extfeat_node::apply_attributes(&mut ext, &x.extra);
         engine
             .handle_command(setup.epoch, Command::UpsertExtension(ext))
             .unwrap_or_else(|e| panic!("scenario extension {}: {e}", x.user));
@@ -196,5 +201,5 @@ pub fn engine_factory(setup: &ScenarioSetup) -> Box<dyn Node> {
             .handle_command(setup.epoch, Command::ReplaceRouting(routing))
             .unwrap_or_else(|e| panic!("scenario routing: {e}"));
     }
-    Box::new(engine)
+    crate::extfeat_node::wrap(engine, setup)
 }

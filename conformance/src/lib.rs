@@ -78,6 +78,7 @@
 
 pub mod digest;
 pub mod engine_node;
+pub mod extfeat_node;
 pub mod msg;
 pub mod net;
 pub mod node;

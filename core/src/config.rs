@@ -68,6 +68,17 @@ pub struct Config {
     pub max_message_size: usize,
     /// Value of `Server` / `User-Agent` headers we generate.
     pub server_name: String,
+    /// The voicemail server extensions redirect to (`service.voicemail_server`,
+    /// issue 4): an IP address and port (no DNS in the core yet). `None`: none.
+    pub voicemail_server: Option<std::net::SocketAddr>,
+    /// How long a call to an extension with a redirect may ring before it is
+    /// cancelled and redirected (`security.max_ring_duration_s`); `None`: no limit.
+    pub max_ring_duration: Option<Duration>,
+    /// How long an answered call may last before the server ends it with a BYE
+    /// to both sides (`security.max_session_duration_s`); `None`: no limit.
+    pub max_session_duration: Option<Duration>,
+    /// The call pickup prefix (`service.pickup_prefix`, e.g. `*8`); empty: off.
+    pub pickup_prefix: String,
 }
 
 impl Config {
@@ -93,6 +104,10 @@ impl Config {
             large_requests_over_tcp: false,
             max_message_size: 65_536,
             server_name: concat!("Switchboard/", env!("CARGO_PKG_VERSION")).to_owned(),
+            voicemail_server: None,
+            max_ring_duration: None,
+            max_session_duration: None,
+            pickup_prefix: String::new(),
         }
     }
 
@@ -159,6 +174,27 @@ impl Config {
             return bad(
                 "digest_algorithms",
                 format!("{a:?} is listed twice (at {i})"),
+            );
+        }
+        if self.max_ring_duration.is_some_and(|d| d.is_zero()) {
+            return bad(
+                "max_ring_duration",
+                "must be positive (None = no limit)".into(),
+            );
+        }
+        if self.max_session_duration.is_some_and(|d| d.is_zero()) {
+            return bad(
+                "max_session_duration",
+                "must be positive (None = no limit)".into(),
+            );
+        }
+        if !crate::proxy::pickup::valid_prefix(&self.pickup_prefix) {
+            return bad(
+                "pickup_prefix",
+                format!(
+                    "{:?} must be empty or 1-8 of the characters 0-9 * #",
+                    self.pickup_prefix
+                ),
             );
         }
         if !(1_500..=1 << 20).contains(&self.max_message_size) {

@@ -66,6 +66,13 @@ pub enum Command {
         /// Registered or not.
         registered: bool,
     },
+    /// End the call(s) with this Call-ID now (issue 4): an answered one with a
+    /// BYE to both sides, a ringing one by CANCELling its branches (the
+    /// caller gets 487). The session ends with [`crate::event::EndCause::Terminated`].
+    TerminateSession {
+        /// The Call-ID.
+        call_id: String,
+    },
 }
 
 /// The Sans-IO SIP engine.
@@ -233,6 +240,15 @@ impl Engine {
                     .state_mut(&name)
                     .ok_or_else(|| format!("no destination {name:?}"))?;
                 s.registered = registered;
+                Ok(())
+            }
+            Command::TerminateSession { call_id } => {
+                let now = self.now;
+                let (mut ctx, proxy) = self.ctx(now);
+                if proxy.terminate_session(&mut ctx, &call_id) == 0 {
+                    return Err(format!("no active session with Call-ID {call_id:?}"));
+                }
+                self.pump_tx_events(now);
                 Ok(())
             }
             Command::RestoreBinding { aor, binding } => {

@@ -76,8 +76,17 @@ pub struct ExtAdd {
     #[arg(long)]
     pub disabled: bool,
     /// Do not allow calls that leave through a route.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "allow_external")]
     pub no_external: bool,
+    /// Allow calls that leave through a route (the default).
+    #[arg(long)]
+    pub allow_external: bool,
+    /// Redirect calls when offline, busy or unanswered: another extension or `voicemail`.
+    #[arg(long, value_name = "EXT|voicemail")]
+    pub redirect: Option<String>,
+    /// The only destination its external calls may use (`None`: any).
+    #[arg(long, value_name = "NAME")]
+    pub external_route: Option<String>,
 }
 
 /// `switchboard ext import`

@@ -12,6 +12,18 @@ use crate::server::{ha1, sip_domain};
 use std::collections::BTreeMap;
 use switchboard_storage::{Db, Extension, Settings, Upsert};
 
+/// Checks a redirect target: `voicemail` or another valid extension name.
+fn check_redirect(user: &str, target: &str) -> Result<String, String> {
+    match switchboard_core::registrar::Redirect::parse(target) {
+        Ok(switchboard_core::registrar::Redirect::Voicemail) => Ok("voicemail".to_owned()),
+        Ok(switchboard_core::registrar::Redirect::Extension(t)) if t == user => Err(format!(
+            "extension {user}: you cannot redirect an endpoint to itself"
+        )),
+        Ok(switchboard_core::registrar::Redirect::Extension(t)) => Ok(t),
+        Err(e) => Err(format!("redirect target: {e}")),
+    }
+}
+
 /// Runs one extension command; the error is printed by the caller.
 pub fn run(settings: &Settings, cmd: ExtCmd) -> Result<(), String> {
     let path = settings.database_path();
@@ -26,6 +38,23 @@ pub fn run(settings: &Settings, cmd: ExtCmd) -> Result<(), String> {
             e.display_name = a.display_name.unwrap_or_default();
             e.enabled = !a.disabled;
             e.allow_external = !a.no_external;
+            e.redirect_target = match a.redirect.as_deref() {
+                None | Some("") => None,
+                Some(r) => Some(check_redirect(&a.username, r)?),
+            };
+            e.external_route = match a.external_route.as_deref() {
+                None | Some("") => None,
+                Some(r) if r.eq_ignore_ascii_case("none") => None,
+                Some(r) => {
+                    let known = db.list_destinations().map_err(|e| e.to_string())?;
+                    if !known.iter().any(|d| d.destination.name == r) {
+                        return Err(format!(
+                            "external route {r:?}: no such destination (see `switchboard dest list`)"
+                        ));
+                    }
+                    Some(r.to_owned())
+                }
+            };
             let what = match db.upsert_extension(&e).map_err(|e| e.to_string())? {
                 Upsert::Created => "added",
                 _ => "updated",

@@ -123,6 +123,12 @@ pub fn engine_config(
             DigestAlgorithm::Md5 => Algorithm::Md5,
         })
         .collect();
+    // Extension features (issue 4).
+    cfg.voicemail_server = s.voicemail_addr().and_then(Result::ok);
+    cfg.pickup_prefix = s.pickup_prefix.clone();
+    let secs = |n: u32| (n > 0).then(|| Duration::from_secs(u64::from(n)));
+    cfg.max_ring_duration = secs(settings.security.max_ring_duration_s);
+    cfg.max_session_duration = secs(settings.security.max_session_duration_s);
     cfg.validate()
         .map_err(|e| StartError(format!("invalid settings: {e}")))?;
     Ok(cfg)
@@ -133,6 +139,16 @@ pub fn core_extension(e: &switchboard_storage::Extension) -> CoreExtension {
     let mut x = CoreExtension::new(e.username.clone(), e.ha1_md5.clone(), e.ha1_sha256.clone());
     x.enabled = e.enabled;
     x.display_name = (!e.display_name.is_empty()).then(|| e.display_name.clone());
+    // A stored target that no longer parses is dropped (the CLI validates it).
+    x.redirect = e
+        .redirect_target
+        .as_deref()
+        .and_then(|t| switchboard_core::registrar::Redirect::parse(t).ok());
+    x.allow_external = e.allow_external;
+    x.external_route = e
+        .external_route
+        .clone()
+        .filter(|r| !r.is_empty() && !r.eq_ignore_ascii_case("none"));
     x
 }
 

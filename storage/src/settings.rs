@@ -117,6 +117,31 @@ pub struct Service {
     pub max_tcp_connections: u32,
     /// Close a TCP connection idle this long, seconds.
     pub tcp_idle_timeout_s: u32,
+    /// The voicemail server extensions redirect to (`ip` or `ip:port`, port
+    /// 5060 by default; a host name needs DNS, not available yet); empty: none.
+    pub voicemail_server: String,
+    /// The call pickup prefix (`*8`: dialing `*8101` takes over a call ringing
+    /// 101); digits, `*` and `#`, up to 8; empty: pickup off.
+    pub pickup_prefix: String,
+}
+
+impl Service {
+    /// The voicemail server's address (`ip[:port]`, port 5060 by default), if set.
+    pub fn voicemail_addr(&self) -> Option<Result<std::net::SocketAddr, String>> {
+        let v = self.voicemail_server.trim();
+        if v.is_empty() {
+            return None;
+        }
+        if let Ok(a) = v.parse::<std::net::SocketAddr>() {
+            return Some(Ok(a));
+        }
+        if let Ok(ip) = v.trim_matches(['[', ']']).parse::<IpAddr>() {
+            return Some(Ok(std::net::SocketAddr::new(ip, 5060)));
+        }
+        Some(Err(format!(
+            "{v:?} is not ip or ip:port (host names need DNS, not available yet)"
+        )))
+    }
 }
 
 impl Default for Service {
@@ -139,6 +164,8 @@ impl Default for Service {
             save_registrations: true,
             max_tcp_connections: 10_000,
             tcp_idle_timeout_s: 600,
+            voicemail_server: String::new(),
+            pickup_prefix: String::new(),
         }
     }
 }
@@ -157,6 +184,12 @@ pub struct Security {
     /// (RFC 8760 §2.4). `["MD5"]` suits clients that only read the first
     /// challenge (sipp, older phones); answers in other algorithms are refused.
     pub digest_algorithms: Vec<DigestAlgorithm>,
+    /// How long a call to an extension with a redirect rings before it is
+    /// redirected, seconds; 0: no limit.
+    pub max_ring_duration_s: u32,
+    /// How long an answered call may last before the server ends it (BYE to
+    /// both sides), seconds; 0: no limit.
+    pub max_session_duration_s: u32,
 }
 
 /// A digest algorithm (RFC 7616 §3.3).
@@ -177,6 +210,8 @@ impl Default for Security {
             authenticate_local_calls: true,
             nonce_lifetime_s: 300,
             digest_algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            max_ring_duration_s: 0,
+            max_session_duration_s: 0,
         }
     }
 }

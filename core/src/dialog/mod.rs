@@ -4,6 +4,8 @@
 //! and ends with a BYE, a CANCEL, a final failure or a timeout. The proxy
 //! reports those facts; this module keeps the table and produces the events.
 
+pub mod path;
 pub mod sessions;
 
+pub use path::{DialogPath, Leg, split_record_route};
 pub use sessions::{Session, SessionState, Sessions};

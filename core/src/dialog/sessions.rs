@@ -43,6 +43,9 @@ pub struct Session {
     pub route: Option<String>,
     /// The destination it went to, if routed (the one that answered, after failover).
     pub destination: Option<String>,
+    /// What the proxy needs to end the dialog itself (max session duration,
+    /// terminate command), once answered through a Record-Route of ours.
+    pub path: Option<Box<super::DialogPath>>,
 }
 
 impl Session {
@@ -128,6 +131,7 @@ impl Sessions {
                 state: SessionState::Ringing,
                 route: None,
                 destination: None,
+                path: None,
             },
         );
         self.events.push_back(Event::SessionStarted {
@@ -173,6 +177,35 @@ impl Sessions {
                 Some((r, d)) => (Some(r), Some(d)),
                 None => (None, None),
             };
+        }
+    }
+
+    /// Stores the dialog path of an answered session.
+    pub fn set_path(&mut self, call_id: &str, from_tag: &str, path: super::DialogPath) {
+        if let Some(s) = self
+            .by_key
+            .get_mut(&(call_id.to_owned(), from_tag.to_owned()))
+        {
+            s.path = Some(Box::new(path));
+        }
+    }
+
+    /// An in-dialog request passed: remembers its CSeq for the direction it
+    /// went (From tag = the caller's: toward the callee; = the callee's To
+    /// tag: toward the caller).
+    pub fn note_in_dialog(&mut self, call_id: &str, from_tag: &str, to_tag: &str, seq: u32) {
+        if let Some(p) = self
+            .by_key
+            .get_mut(&(call_id.to_owned(), from_tag.to_owned()))
+            .and_then(|s| s.path.as_mut())
+        {
+            p.note_cseq(true, seq);
+        } else if let Some(p) = self
+            .by_key
+            .get_mut(&(call_id.to_owned(), to_tag.to_owned()))
+            .and_then(|s| s.path.as_mut())
+        {
+            p.note_cseq(false, seq);
         }
     }
 

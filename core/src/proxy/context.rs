@@ -16,7 +16,7 @@ pub const TIMER_C: Duration = Duration::from_secs(181);
 
 /// The best final response so far.
 #[derive(Debug, Clone)]
-enum Best {
+pub(crate) enum Best {
     /// A response a branch sent (our Via still on top).
     Received(Box<Message>),
     /// A response we must generate (408 after a timeout, 503 after a transport error).
@@ -34,9 +34,9 @@ impl Best {
 
 #[derive(Debug, Clone)]
 pub(super) struct Branch {
-    client: TxId,
-    provisional: bool,
-    done: bool,
+    pub(super) client: TxId,
+    pub(super) provisional: bool,
+    pub(super) done: bool,
     cancel_pending: bool,
 }
 
@@ -46,10 +46,10 @@ pub struct Context {
     invite: bool,
     pub(super) branches: Vec<Branch>,
     best: Option<Best>,
-    final_sent: bool,
+    pub(super) final_sent: bool,
     pub(super) cancelled: bool,
     /// A branch answered 2xx.
-    answered: bool,
+    pub(super) answered: bool,
     /// Timer C (§16.6 step 11): when an INVITE context gives up on branches that
     /// keep ringing without a final response.
     timer_c: Option<Instant>,
@@ -57,6 +57,8 @@ pub struct Context {
     /// Routing state when the request is routed by prefix (issue 4): the
     /// remaining candidates for failover.
     pub(crate) route: Option<Box<super::routed::Routed>>,
+    /// A call to one of our extensions (redirect, pickup; issue 4).
+    pub(crate) ext: Option<Box<super::extfeat::ExtCall>>,
 }
 
 impl Context {
@@ -73,7 +75,28 @@ impl Context {
             answered: false,
             session: None,
             route: None,
+            ext: None,
         })
+    }
+
+    /// The best final status so far.
+    pub(crate) fn best_status(&self) -> Option<u16> {
+        self.best.as_ref().map(Best::status)
+    }
+
+    /// Makes `status` (generated locally) the response to send, whatever came before.
+    pub(crate) fn set_best_local(&mut self, status: u16) {
+        self.best = Some(Best::Local(status));
+    }
+
+    /// Forgets the best response (new branches start a new choice).
+    pub(crate) fn take_best(&mut self) -> Option<Best> {
+        self.best.take()
+    }
+
+    /// Puts back what [`Context::take_best`] took.
+    pub(crate) fn restore_best(&mut self, b: Option<Best>) {
+        self.best = b;
     }
 
     /// Offers a locally generated status as the best response (§16.7 step 6).
@@ -335,6 +358,9 @@ impl Proxy {
                     .map(|b| b.client)
                     .collect();
                 let held = c.route.as_mut().and_then(|r| r.current.take());
+                // What the session needs of the dialog, before the 2xx ends the transactions.
+                let leg =
+                    first.then(|| super::session_limit::AnsweredLeg::capture(ctx, server, client));
                 self.relay(ctx, server, &response, status);
                 if first {
                     let answered = session.is_some_and(|(cid, ft)| {
@@ -342,6 +368,9 @@ impl Proxy {
                     });
                     if answered {
                         self.stats.successful_calls += 1;
+                        if let Some(Some(leg)) = leg {
+                            self.session_answered(ctx, leg, &response);
+                        }
                     }
                     // A routed call's count against its destination's capacity
                     // passes to the session (released when it ends); without
@@ -418,7 +447,15 @@ impl Proxy {
         if c.final_sent || !c.branches.iter().all(|b| b.done) {
             return;
         }
+        // A busy or unanswered extension goes to its redirect target (issue 4).
+        let ext_call = c.ext.is_some();
+        if ext_call && self.redirect_on_failure(ctx, server) {
+            return;
+        }
         // A routed request fails over to its next candidate (issue 4).
+        let Some(c) = self.contexts.get(&server) else {
+            return;
+        };
         if c.route.is_some() && self.fail_over(ctx, server) {
             return;
         }
@@ -518,7 +555,7 @@ impl Proxy {
     }
 
     /// CANCEL one branch now if it has had a provisional response, else when it gets one (§9.1).
-    fn cancel_branch(&mut self, ctx: &mut Ctx<'_>, server: TxId, client: TxId) {
+    pub(super) fn cancel_branch(&mut self, ctx: &mut Ctx<'_>, server: TxId, client: TxId) {
         let Some(c) = self.contexts.get_mut(&server) else {
             return;
         };
@@ -568,13 +605,16 @@ impl Proxy {
 
     /// The next Timer C deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timer_c.first().map(|(t, _)| *t)
+        let c = self.timer_c.first().map(|(t, _)| *t);
+        c.into_iter().chain(self.ext.next_deadline()).min()
     }
 
     /// Fires Timer C for every context whose deadline passed: branches that had a
     /// provisional response are cancelled (their 487 completes the context), the
     /// others are given up as if they had answered 408 (§16.8).
     pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        self.ring_timeouts(ctx);
+        self.session_timeouts(ctx);
         while let Some(&(at, server)) = self.timer_c.first() {
             if at > ctx.now {
                 break;

@@ -14,8 +14,11 @@
 
 pub mod branch;
 pub mod context;
+pub mod extfeat;
 pub mod forward;
+pub mod pickup;
 pub mod routed;
+pub mod session_limit;
 
 use crate::auth::Verdict;
 use crate::config::Config;
@@ -89,6 +92,7 @@ pub struct Proxy {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     router: crate::routing::RoutingTable,
+    ext: extfeat::ExtFeatures,
     /// Counters.
     pub stats: ProxyStats,
 }
@@ -110,6 +114,7 @@ impl Proxy {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             router: crate::routing::RoutingTable::default(),
+            ext: extfeat::ExtFeatures::new(cfg),
             stats: ProxyStats::default(),
         }
     }
@@ -273,6 +278,10 @@ impl Proxy {
         // authentication is on, which the check above enforced) and gateways.
         // Foreign callers never reach routes (no open relay).
         let may_route = from_gateway || from_us;
+        if !initial && let (Some(ft), Some(tt)) = (msg.from_tag(), msg.to_tag()) {
+            ctx.sessions
+                .note_in_dialog(msg.call_id(), ft, tt, msg.cseq().seq);
+        }
         // Targets.
         let targets: Vec<Target> = if let Some(first) = remaining.first() {
             let Some(u) = first.uri.as_sip() else {
@@ -302,13 +311,23 @@ impl Proxy {
                         .user_unescaped()
                         .map(|c| c.into_owned())
                         .unwrap_or_default();
+                    // Extension features (issue 4): pickup codes, redirect.
+                    if initial && method == Method::Invite {
+                        if self.is_pickup(&user) {
+                            return self.pickup(ctx, tx, &msg, from_us && !from_gateway);
+                        }
+                        if ctx.registrar.directory.active(&user).is_some() {
+                            return self.call_extension(ctx, tx, &msg, &flow, edit, hash, user);
+                        }
+                    }
                     if initial
                         && may_route
                         && !matches!(method, Method::Ack | Method::Cancel)
                         && !self.router.is_empty()
                         && ctx.registrar.directory.get(&user).is_none()
                     {
-                        return self.route_request(ctx, tx, &msg, edit, hash, user);
+                        let caller = (!from_gateway).then(|| extfeat::from_user(&msg)).flatten();
+                        return self.route_request(ctx, tx, &msg, edit, hash, user, caller);
                     }
                     match self.location_targets_of(ctx, &user) {
                         Ok(t) => t,

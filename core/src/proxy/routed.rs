@@ -85,7 +85,7 @@ pub fn fails_over(status: u16, on_decline: bool) -> bool {
 
 /// Characters left as they are in a Request-URI user part (RFC 3261 §25.1
 /// `unreserved` and `user-unreserved`); anything else is escaped.
-fn push_user(out: &mut String, user: &str) {
+pub(crate) fn push_user(out: &mut String, user: &str) {
     for b in user.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b) {
             out.push(char::from(b));
@@ -201,6 +201,8 @@ impl Proxy {
 
     /// Routes `msg` (dialed number `dialed`) through the table: 404 when no
     /// route matches, 503 when routes matched but no destination was usable.
+    /// `caller` is the calling extension (not a gateway), whose external-call
+    /// policy applies.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn route_request(
         &mut self,
@@ -210,10 +212,18 @@ impl Proxy {
         edit: RouteEdit,
         hash: u64,
         dialed: String,
+        caller: Option<String>,
     ) {
-        let candidates = self.router.lookup(&dialed);
+        let mut candidates = self.router.lookup(&dialed);
         if candidates.is_empty() {
             return self.reply(ctx, tx, 404, "Not Found", &[]);
+        }
+        // The calling extension's external-call policy (issue 4, extfeat.rs).
+        if let Some(u) = caller {
+            candidates = match self.external_policy(ctx, &u, candidates) {
+                Ok(c) => c,
+                Err((code, reason)) => return self.reply(ctx, tx, code, &reason, &[]),
+            };
         }
         let Some(mut c) = Context::for_request(ctx.now, msg) else {
             return;

@@ -20,6 +20,42 @@ pub struct Extension {
     pub ha1_sha256: String,
     /// A disabled extension cannot register or call (it answers like an unknown one).
     pub enabled: bool,
+    /// Where calls go when it is offline, busy or does not answer in time
+    /// (TekSIP "redirect"; issue 4). `None`: no redirection.
+    pub redirect: Option<Redirect>,
+    /// May it place calls that leave through a route (TekSIP "allow external calls")?
+    pub allow_external: bool,
+    /// The only destination its external calls may use (TekSIP "default external
+    /// route"); `None` = any.
+    pub external_route: Option<String>,
+}
+
+/// The target of an extension's redirection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redirect {
+    /// Another extension (its username).
+    Extension(String),
+    /// The voicemail server (`service.voicemail_server`), as `sip:<callee>@<server>`.
+    Voicemail,
+}
+
+impl Redirect {
+    /// Parses the stored form: `voicemail` (any case) or an extension username.
+    pub fn parse(s: &str) -> Result<Self, BadUsername> {
+        if s.eq_ignore_ascii_case("voicemail") {
+            return Ok(Self::Voicemail);
+        }
+        validate_username(s)?;
+        Ok(Self::Extension(s.to_owned()))
+    }
+
+    /// The stored form (`voicemail` or the username).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Extension(u) => u,
+            Self::Voicemail => "voicemail",
+        }
+    }
 }
 
 impl Extension {
@@ -31,6 +67,9 @@ impl Extension {
             ha1_md5,
             ha1_sha256,
             enabled: true,
+            redirect: None,
+            allow_external: true,
+            external_route: None,
         }
     }
 }
@@ -39,6 +78,29 @@ impl Extension {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid extension username {0:?}: use 1-64 letters, digits, '-', '.', '_' (never ';')")]
 pub struct BadUsername(pub String);
+
+/// Why an extension is refused by [`Directory::upsert`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadExtension {
+    /// The username (or the redirect target's) has characters outside the allowed set.
+    #[error(transparent)]
+    Username(#[from] BadUsername),
+    /// The extension redirects to itself (TekSIP refuses it too).
+    #[error("extension {0} cannot be redirected to itself")]
+    RedirectToItself(String),
+}
+
+/// Checks an extension's own fields (username, redirect target).
+pub fn validate_extension(e: &Extension) -> Result<(), BadExtension> {
+    validate_username(&e.username)?;
+    if let Some(Redirect::Extension(t)) = &e.redirect {
+        validate_username(t)?;
+        if *t == e.username {
+            return Err(BadExtension::RedirectToItself(e.username.clone()));
+        }
+    }
+    Ok(())
+}
 
 /// Checks an extension username: the SIP user part, letters, digits and `-._` only.
 pub fn validate_username(u: &str) -> Result<(), BadUsername> {
@@ -66,8 +128,8 @@ impl Directory {
     }
 
     /// Adds or replaces an extension.
-    pub fn upsert(&mut self, ext: Extension) -> Result<(), BadUsername> {
-        validate_username(&ext.username)?;
+    pub fn upsert(&mut self, ext: Extension) -> Result<(), BadExtension> {
+        validate_extension(&ext)?;
         self.by_user.insert(ext.username.clone(), ext);
         Ok(())
     }
@@ -132,5 +194,26 @@ mod tests {
         assert!(d.get("102").is_some() && d.active("102").is_none());
         assert_eq!(d.len(), 3);
         assert!(d.remove("101").is_some() && d.active("101").is_none());
+    }
+
+    #[test]
+    fn redirects_parse_and_never_point_to_the_extension_itself() {
+        assert_eq!(Redirect::parse("VoiceMail"), Ok(Redirect::Voicemail));
+        assert_eq!(
+            Redirect::parse("102"),
+            Ok(Redirect::Extension("102".into()))
+        );
+        assert!(Redirect::parse("1;2").is_err());
+        let mut d = Directory::new();
+        let mut e = Extension::new("101", "a".into(), "b".into());
+        assert!(e.allow_external && e.redirect.is_none());
+        e.redirect = Some(Redirect::Extension("101".into()));
+        let err = d.upsert(e.clone()).expect_err("to itself");
+        assert_eq!(
+            err.to_string(),
+            "extension 101 cannot be redirected to itself"
+        );
+        e.redirect = Some(Redirect::Voicemail);
+        assert!(d.upsert(e).is_ok());
     }
 }

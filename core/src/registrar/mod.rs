@@ -10,7 +10,7 @@ pub mod directory;
 pub mod register;
 
 pub use bindings::{Binding, BindingId, Bindings, NewBinding, Upsert};
-pub use directory::{Directory, Extension};
+pub use directory::{BadExtension, Directory, Extension, Redirect};
 
 use crate::auth::Authenticator;
 use crate::config::Config;

@@ -129,6 +129,21 @@ impl Settings {
         if s.tcp_idle_timeout_s == 0 {
             return Err(bad("service.tcp_idle_timeout_s", 0, "must be at least 1 s"));
         }
+        if let Some(Err(why)) = s.voicemail_addr() {
+            return Err(bad("service.voicemail_server", &s.voicemail_server, &why));
+        }
+        let p = &s.pickup_prefix;
+        if p.len() > 8
+            || !p
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+        {
+            return Err(bad(
+                "service.pickup_prefix",
+                p,
+                "use up to 8 of the characters 0-9 * # (empty: off)",
+            ));
+        }
         if self.security.nonce_lifetime_s < 10 {
             return Err(bad(
                 "security.nonce_lifetime_s",
