@@ -43,10 +43,10 @@ pub(super) struct Branch {
 /// One proxied request and its branches.
 #[derive(Debug)]
 pub struct Context {
-    invite: bool,
+    pub(super) invite: bool,
     pub(super) branches: Vec<Branch>,
     best: Option<Best>,
-    final_sent: bool,
+    pub(super) final_sent: bool,
     pub(super) cancelled: bool,
     /// A branch answered 2xx.
     answered: bool,
@@ -113,6 +113,13 @@ impl Proxy {
         let Some(mut c) = Context::for_request(ctx.now, msg) else {
             return;
         };
+        if self.process_3xx && c.invite {
+            // Recursing on 3xx needs the serial machinery of routed requests.
+            c.route = Some(Box::new(super::routed::Routed::for_redirects(
+                edit.clone(),
+                hash,
+            )));
+        }
         self.launch(ctx, tx, msg, flow, edit, hash, &targets, &mut c);
         if c.branches.is_empty() {
             return self.reply(
@@ -356,6 +363,11 @@ impl Proxy {
                     }
                 }
             }
+            300..=399 if super::serial::recurse_on_3xx(self.process_3xx, c, &response) => {
+                // §16.7 step 4: the Contacts join the target set; the 3xx is not kept.
+                c.branches[bi].done = true;
+                self.maybe_finish(ctx, server);
+            }
             _ => {
                 c.branches[bi].done = true;
                 if let Some(r) = c.route.as_mut() {
@@ -568,13 +580,19 @@ impl Proxy {
 
     /// The next Timer C deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timer_c.first().map(|(t, _)| *t)
+        let c = self.timer_c.first().map(|(t, _)| *t);
+        match (c, self.dns.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Fires Timer C for every context whose deadline passed: branches that had a
     /// provisional response are cancelled (their 487 completes the context), the
     /// others are given up as if they had answered 408 (§16.8).
     pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        self.dns.handle_timeout(ctx.now, ctx.rng);
+        self.pump_dns(ctx);
         while let Some(&(at, server)) = self.timer_c.first() {
             if at > ctx.now {
                 break;

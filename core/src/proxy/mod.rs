@@ -16,6 +16,7 @@ pub mod branch;
 pub mod context;
 pub mod forward;
 pub mod routed;
+pub mod serial;
 
 use crate::auth::Verdict;
 use crate::config::Config;
@@ -89,6 +90,14 @@ pub struct Proxy {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     router: crate::routing::RoutingTable,
+    /// DNS jobs and cache (RFC 3263, ENUM).
+    dns: crate::dns::Resolver,
+    /// What each DNS job was started for.
+    dns_waiters: BTreeMap<crate::dns::JobId, serial::Waiter>,
+    /// ENUM suffix when ENUM is on (RFC 6116).
+    enum_suffix: Option<String>,
+    /// Recurse on 3xx instead of relaying them.
+    process_3xx: bool,
     /// Counters.
     pub stats: ProxyStats,
 }
@@ -110,6 +119,10 @@ impl Proxy {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             router: crate::routing::RoutingTable::default(),
+            dns: crate::dns::Resolver::default(),
+            dns_waiters: BTreeMap::new(),
+            enum_suffix: cfg.enum_enabled.then(|| cfg.enum_suffix.clone()),
+            process_3xx: cfg.process_3xx_locally,
             stats: ProxyStats::default(),
         }
     }
@@ -300,7 +313,7 @@ impl Proxy {
                     if initial
                         && may_route
                         && !matches!(method, Method::Ack | Method::Cancel)
-                        && !self.router.is_empty()
+                        && (!self.router.is_empty() || self.enum_suffix.is_some())
                         && ctx.registrar.directory.get(&user).is_none()
                     {
                         return self.route_request(ctx, tx, &msg, edit, hash, user);
