@@ -71,7 +71,11 @@ impl Zone {
                     let ttl = num(field(&mut p, k, v, "ttl"), k, v);
                     let mut text = |what| {
                         let f = field(&mut p, k, v, what);
-                        if f == "-" { String::new() } else { f.to_owned() }
+                        if f == "-" {
+                            String::new()
+                        } else {
+                            f.to_owned()
+                        }
                     };
                     let order = num(&text("order"), k, v);
                     let preference = num(&text("preference"), k, v);
@@ -108,12 +112,18 @@ impl Zone {
             DnsQuery::Srv(_) => {
                 let hits: Vec<_> = self.srv.iter().filter(|r| r.0 == name).collect();
                 let ttl = hits.iter().map(|r| r.1).min().unwrap_or(0);
-                (DnsRecords::Srv(hits.iter().map(|r| r.2.clone()).collect()), ttl)
+                (
+                    DnsRecords::Srv(hits.iter().map(|r| r.2.clone()).collect()),
+                    ttl,
+                )
             }
             DnsQuery::Naptr(_) => {
                 let hits: Vec<_> = self.naptr.iter().filter(|r| r.0 == name).collect();
                 let ttl = hits.iter().map(|r| r.1).min().unwrap_or(0);
-                (DnsRecords::Naptr(hits.iter().map(|r| r.2.clone()).collect()), ttl)
+                (
+                    DnsRecords::Naptr(hits.iter().map(|r| r.2.clone()).collect()),
+                    ttl,
+                )
             }
         };
         Some(if records.is_empty() {

@@ -33,7 +33,11 @@ pub fn e164(dialed: &str) -> Option<(&str, String)> {
         None => (dialed, false),
     };
     let n = digits.len();
-    let ok_len = if plus { (1..=15).contains(&n) } else { (8..=15).contains(&n) };
+    let ok_len = if plus {
+        (1..=15).contains(&n)
+    } else {
+        (8..=15).contains(&n)
+    };
     if !ok_len || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -135,9 +139,7 @@ pub fn apply_regexp(regexp: &str, aus: &str) -> Option<String> {
     let mut rest = aus;
     for l in &pat.literals {
         let next = rest.chars().next();
-        let hit = next.is_some_and(|c| {
-            c == l.c || pat.ignore_case && c.eq_ignore_ascii_case(&l.c)
-        });
+        let hit = next.is_some_and(|c| c == l.c || pat.ignore_case && c.eq_ignore_ascii_case(&l.c));
         if hit {
             rest = rest.get(l.c.len_utf8()..)?;
         } else if !l.optional {
@@ -177,7 +179,9 @@ pub fn enum_sip_uri(records: &[NaptrRecord], aus: &str) -> Option<String> {
     usable.into_iter().find_map(|r| {
         let uri = apply_regexp(&r.regexp, aus)?;
         let sip = uri.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("sip:"))
-            || uri.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("sips:"));
+            || uri
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case("sips:"));
         sip.then_some(uri)
     })
 }
@@ -199,10 +203,26 @@ mod tests {
 
     #[test]
     fn which_numbers_are_e164() {
-        assert_eq!(e164("+442079460000"), Some(("442079460000", "+442079460000".into())));
-        assert_eq!(e164("442079460000"), Some(("442079460000", "+442079460000".into())));
+        assert_eq!(
+            e164("+442079460000"),
+            Some(("442079460000", "+442079460000".into()))
+        );
+        assert_eq!(
+            e164("442079460000"),
+            Some(("442079460000", "+442079460000".into()))
+        );
         assert_eq!(e164("+1"), Some(("1", "+1".into())));
-        for bad in ["", "+", "7001", "1234567", "+1234567890123456", "+44 20", "+44-20", "12a45678", "++1"] {
+        for bad in [
+            "",
+            "+",
+            "7001",
+            "1234567",
+            "+1234567890123456",
+            "+44 20",
+            "+44-20",
+            "12a45678",
+            "++1",
+        ] {
             assert_eq!(e164(bad), None, "{bad:?}");
         }
     }
@@ -214,7 +234,10 @@ mod tests {
             enum_domain("442079460148", "e164.arpa"),
             "8.4.1.0.6.4.9.7.0.2.4.4.e164.arpa"
         );
-        assert_eq!(enum_domain("12", "e164.example.org."), "2.1.e164.example.org");
+        assert_eq!(
+            enum_domain("12", "e164.example.org."),
+            "2.1.e164.example.org"
+        );
     }
 
     #[test]

@@ -103,8 +103,10 @@ impl Resolver {
     ) -> JobId {
         let id = self.fresh_id();
         if self.jobs.len() >= MAX_JOBS {
-            self.done
-                .push_back((id, JobOutcome::Failed(DnsError::Failed("too many lookups".into()))));
+            self.done.push_back((
+                id,
+                JobOutcome::Failed(DnsError::Failed("too many lookups".into())),
+            ));
             return id;
         }
         let job = Job::Sip(Box::new(Resolution::new(target, supported)));
@@ -117,8 +119,10 @@ impl Resolver {
     pub fn naptr(&mut self, now: Instant, name: &str, rng: &mut Rng) -> JobId {
         let id = self.fresh_id();
         if self.jobs.len() >= MAX_JOBS {
-            self.done
-                .push_back((id, JobOutcome::Failed(DnsError::Failed("too many lookups".into()))));
+            self.done.push_back((
+                id,
+                JobOutcome::Failed(DnsError::Failed("too many lookups".into())),
+            ));
             return id;
         }
         self.jobs.insert(id, Job::Naptr(name.to_owned()));
@@ -348,7 +352,12 @@ mod tests {
             r.poll_done(),
             Some((job, JobOutcome::Failed(DnsError::Timeout)))
         );
-        r.answer(t0 + Duration::from_secs(3), qid, addr_answer("192.0.2.1", 5), &mut g);
+        r.answer(
+            t0 + Duration::from_secs(3),
+            qid,
+            addr_answer("192.0.2.1", 5),
+            &mut g,
+        );
         assert!(r.poll_done().is_none());
         assert_eq!(r.pending(), 0);
         // A mismatched record kind counts as no record.

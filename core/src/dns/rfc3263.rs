@@ -144,7 +144,10 @@ pub fn order_naptr(
 /// SRV records in the order to try them (RFC 2782): by priority, and within
 /// a priority by weighted random selection drawn from `rng`.
 pub fn order_srv(records: &[SrvRecord], rng: &mut Rng) -> Vec<SrvRecord> {
-    if records.len() == 1 && records.first().is_some_and(|r| r.target == "." || r.target.is_empty())
+    if records.len() == 1
+        && records
+            .first()
+            .is_some_and(|r| r.target == "." || r.target.is_empty())
     {
         return Vec::new(); // "decidedly not available" (RFC 2782)
     }
@@ -201,7 +204,11 @@ impl Resolution {
             fallback: None,
             out: Vec::new(),
         };
-        let default_t = if secure { Transport::Tls } else { Transport::Udp };
+        let default_t = if secure {
+            Transport::Tls
+        } else {
+            Transport::Udp
+        };
         match (target.port, target.transport) {
             (Some(p), t) => r.hosts.push_back((t.unwrap_or(default_t), host, p)),
             (None, _) if host.parse::<IpAddr>().is_ok() => {
@@ -285,7 +292,11 @@ impl Resolution {
                             self.srv.push_back((t, srv_name(t, &self.host)));
                         }
                     }
-                    let t = if self.secure { Transport::Tls } else { Transport::Udp };
+                    let t = if self.secure {
+                        Transport::Tls
+                    } else {
+                        Transport::Udp
+                    };
                     self.fallback = Some((t, t.default_port()));
                 }
                 Ok(())
@@ -499,7 +510,10 @@ mod tests {
         let (_, out) = run(&mut Resolution::new(&t, &[Transport::Udp]), &zone);
         // "." means no service: falls back to A of the host, which does not exist.
         assert_eq!(out.expect("ok"), []);
-        let zone = vec![(DnsQuery::Naptr("slow.example".into()), Err(DnsError::Timeout))];
+        let zone = vec![(
+            DnsQuery::Naptr("slow.example".into()),
+            Err(DnsError::Timeout),
+        )];
         let (_, out) = run(
             &mut Resolution::new(&target("slow.example"), &[Transport::Udp]),
             &zone,
@@ -553,8 +567,13 @@ mod tests {
         );
         assert!(order_naptr(&recs, &[Transport::Udp], true).is_empty());
         // Hundreds of records: only MAX_SRV_NAMES are queried.
-        recs = (0..500).map(|i| naptr(i, 0, "SIP+D2U", "z.example")).collect();
-        let zone = vec![(DnsQuery::Naptr("big.example".into()), Ok(DnsRecords::Naptr(recs)))];
+        recs = (0..500)
+            .map(|i| naptr(i, 0, "SIP+D2U", "z.example"))
+            .collect();
+        let zone = vec![(
+            DnsQuery::Naptr("big.example".into()),
+            Ok(DnsRecords::Naptr(recs)),
+        )];
         let (asked, _) = run(
             &mut Resolution::new(&target("big.example"), &[Transport::Udp]),
             &zone,

@@ -24,10 +24,10 @@
 //! until the session ends (BYE).
 
 use super::context::{Context, rank};
-use super::serial::{Next, Pending, Serial};
-use crate::dns::SipTarget;
 use super::forward::{RouteEdit, Target};
+use super::serial::{Next, Pending, Serial};
 use super::{Ctx, Proxy};
+use crate::dns::SipTarget;
 use crate::event::{Event, LogLevel};
 use crate::identity::Identity;
 use crate::routing::{
@@ -336,7 +336,8 @@ impl Proxy {
         // are tried whatever the last answer was; the next route only after
         // an answer that fails over.
         let go_on = alive
-            && (!r.serial.pending.is_empty() || r.outcome.is_none_or(|s| fails_over(s, on_decline)));
+            && (!r.serial.pending.is_empty()
+                || r.outcome.is_none_or(|s| fails_over(s, on_decline)));
         if !go_on {
             c.route = Some(r);
             return false;
@@ -390,7 +391,9 @@ impl Proxy {
             let targets = if named {
                 let number = self.router.rewrite(cand.destination, &r.dialed);
                 let (ruri, target) = named_gateway_target(&d, &number);
-                r.serial.pending.push_back(Pending::Resolve { ruri, target });
+                r.serial
+                    .pending
+                    .push_back(Pending::Resolve { ruri, target });
                 Vec::new()
             } else {
                 match self.candidate_targets(ctx, &d, &r.dialed) {

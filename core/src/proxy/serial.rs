@@ -134,14 +134,20 @@ impl Proxy {
                     return Next::Skip(416);
                 };
                 if u.user.is_some() && self.identity.is_our_domain_uri(&u.host, u.port) {
-                    let user = u.user_unescaped().map(|c| c.into_owned()).unwrap_or_default();
+                    let user = u
+                        .user_unescaped()
+                        .map(|c| c.into_owned())
+                        .unwrap_or_default();
                     return match self.location_targets_of(ctx, &user) {
                         Ok(t) => Next::Launch(t),
                         Err((status, _)) => Next::Skip(status),
                     };
                 }
                 if self.identity.is_us(&u.host, u.port, u.transport_kind()) {
-                    self.log(LogLevel::Warn, format!("redirect to this server refused: {s}"));
+                    self.log(
+                        LogLevel::Warn,
+                        format!("redirect to this server refused: {s}"),
+                    );
                     return Next::Skip(482);
                 }
                 if matches!(u.host, Host::Domain(_)) && u.maddr().is_none() {
@@ -226,7 +232,9 @@ impl Proxy {
             match (w, outcome) {
                 (Waiter::Target { ruri, .. }, JobOutcome::Targets(list)) if !list.is_empty() => {
                     for a in list.into_iter().rev() {
-                        r.serial.pending.push_front(Pending::Target(addr_target(&ruri, a)));
+                        r.serial
+                            .pending
+                            .push_front(Pending::Target(addr_target(&ruri, a)));
                     }
                 }
                 (Waiter::Target { ruri, .. }, other) => {
