@@ -170,7 +170,7 @@ impl Resolver {
                     {
                         Some(JobOutcome::Failed(e))
                     } else {
-                        match res.next() {
+                        match res.next_step() {
                             Step::Done(t) => Some(JobOutcome::Targets(t)),
                             Step::Query(q) => match self.cache.get(now, &q) {
                                 Some(a) => {

@@ -226,7 +226,7 @@ impl Resolution {
     }
 
     /// What to do next.
-    pub fn next(&mut self) -> Step {
+    pub fn next_step(&mut self) -> Step {
         loop {
             match self.stage {
                 Stage::Naptr => return Step::Query(DnsQuery::Naptr(self.host.clone())),
@@ -267,7 +267,7 @@ impl Resolution {
         }
     }
 
-    /// Takes the answer to the query [`Resolution::next`] asked for last. An
+    /// Takes the answer to the query [`Resolution::next_step`] asked for last. An
     /// error means the whole resolution failed.
     pub fn feed(
         &mut self,
@@ -388,7 +388,7 @@ mod tests {
         let mut g = rng(7);
         let mut asked = Vec::new();
         for _ in 0..100 {
-            match r.next() {
+            match r.next_step() {
                 Step::Done(v) => return (asked, Ok(v)),
                 Step::Query(q) => {
                     let a = zone
