@@ -16,6 +16,9 @@
 //!
 //! Extension features (issue 4): the `ext_…` keys and extension attributes
 //! of [`crate::extfeat_node`].
+//! DNS (issue 4): `enum` (`on`/`off`), `enum_suffix`, `process_3xx`
+//! (`on`/`off`), and the canned records of [`crate::dns_zone`] (`dns_a`,
+//! `dns_srv`, `dns_naptr`, `dns_silent`).
 //!
 //! An unknown key or a bad value fails the scenario at setup: a misspelt
 //! setting must not silently test the defaults.
@@ -74,6 +77,10 @@ pub fn engine_config(setup: &ScenarioSetup) -> Config {
     for (k, v) in &setup.config {
         match k.as_str() {
             "domain" | "dest" | "route" | "selection" | "failover_on_decline" => {}
+            "dns_a" | "dns_srv" | "dns_naptr" | "dns_silent" => {}
+            "enum" => cfg.enum_enabled = on_off(k, v),
+            "enum_suffix" => cfg.enum_suffix = v.clone(),
+            "process_3xx" => cfg.process_3xx_locally = on_off(k, v),
             "auth" => cfg.register_auth = on_off(k, v),
             "call_auth" => cfg.call_auth = on_off(k, v),
             "record_route" => cfg.record_route = on_off(k, v),
@@ -201,5 +208,15 @@ pub fn engine_factory(setup: &ScenarioSetup) -> Box<dyn Node> {
             .handle_command(setup.epoch, Command::ReplaceRouting(routing))
             .unwrap_or_else(|e| panic!("scenario routing: {e}"));
     }
-    crate::extfeat_node::wrap(engine, setup)
+    // One wrapper per scenario: canned DNS answers, or a timed terminate command.
+    match crate::dns_zone::Zone::from_setup(setup) {
+        Some(zone) => {
+            assert!(
+                setup.config("ext_terminate").is_none(),
+                "a scenario cannot combine canned DNS with ext_terminate"
+            );
+            Box::new(crate::dns_zone::DnsEngine::new(engine, zone, setup.epoch))
+        }
+        None => crate::extfeat_node::wrap(engine, setup),
+    }
 }

@@ -77,6 +77,7 @@
 #![forbid(unsafe_code)]
 
 pub mod digest;
+pub mod dns_zone;
 pub mod engine_node;
 pub mod extfeat_node;
 pub mod msg;

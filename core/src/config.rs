@@ -64,6 +64,13 @@ pub struct Config {
     /// §18.1.1) over TCP instead, when the target is reachable at the address
     /// it names (never through a NAT flow) and we listen on TCP. Default off.
     pub large_requests_over_tcp: bool,
+    /// ENUM (RFC 6116): look dialed E.164 numbers up as NAPTR before the static routes. Default off.
+    pub enum_enabled: bool,
+    /// The ENUM suffix, default `e164.arpa`.
+    pub enum_suffix: String,
+    /// Recurse on 3xx responses (and follow ENUM results) instead of relaying
+    /// them to the caller. Default off.
+    pub process_3xx_locally: bool,
     /// Maximum SIP message size in bytes, default 65,536.
     pub max_message_size: usize,
     /// Value of `Server` / `User-Agent` headers we generate.
@@ -102,6 +109,9 @@ impl Config {
             digest_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             record_route: true,
             large_requests_over_tcp: false,
+            enum_enabled: false,
+            enum_suffix: "e164.arpa".to_owned(),
+            process_3xx_locally: false,
             max_message_size: 65_536,
             server_name: concat!("Switchboard/", env!("CARGO_PKG_VERSION")).to_owned(),
             voicemail_server: None,

@@ -175,6 +175,10 @@ impl Engine {
             Input::SendFailed {
                 transport, remote, ..
             } => self.layer.send_failed(now, transport, remote),
+            Input::Resolved { id, result, .. } => {
+                let (mut ctx, proxy) = self.ctx(now);
+                proxy.on_dns_answer(&mut ctx, id, result);
+            }
             Input::Timeout(_) => {
                 self.layer.handle_timeout(now);
                 self.registrar.handle_timeout(now);
@@ -184,6 +188,14 @@ impl Engine {
             }
         }
         self.pump_tx_events(now);
+        // Requests whose DNS lookups finished resume (RFC 3263, ENUM).
+        loop {
+            let (mut ctx, proxy) = self.ctx(now);
+            if !proxy.pump_dns(&mut ctx) {
+                break;
+            }
+            self.pump_tx_events(now);
+        }
     }
 
     fn connection_gone(
@@ -403,6 +415,9 @@ impl Engine {
             if let Some(o) = self.route_transmit(t) {
                 return o;
             }
+        }
+        if let Some((id, query)) = self.proxy.poll_dns_query() {
+            return Output::Resolve { id, query };
         }
         if let Some(e) = self
             .registrar

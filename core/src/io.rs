@@ -55,6 +55,15 @@ pub enum Input {
         /// The destination that failed.
         remote: SocketAddr,
     },
+    /// The answer to an [`Output::Resolve`] (or why there is none).
+    Resolved {
+        /// When it arrived.
+        now: Instant,
+        /// The id of the [`Output::Resolve`] it answers.
+        id: u64,
+        /// The records, or the failure.
+        result: Result<crate::dns::DnsAnswer, crate::dns::DnsError>,
+    },
     /// The deadline from [`Output::Timeout`] (or any later time) was reached.
     Timeout(Instant),
 }
@@ -67,7 +76,8 @@ impl Input {
             | Self::ConnectionOpened { now, .. }
             | Self::StreamData { now, .. }
             | Self::ConnectionClosed { now, .. }
-            | Self::SendFailed { now, .. } => *now,
+            | Self::SendFailed { now, .. }
+            | Self::Resolved { now, .. } => *now,
             Self::Timeout(now) => *now,
         }
     }
@@ -110,6 +120,14 @@ pub enum Output {
     },
     /// Close a connection.
     Close(ConnId),
+    /// Perform this one DNS lookup and report [`Input::Resolved`] with the
+    /// same `id` (a timeout of the engine's own covers a lost answer).
+    Resolve {
+        /// Echoed in the answer.
+        id: u64,
+        /// The question.
+        query: crate::dns::DnsQuery,
+    },
     /// Something to log, count or publish.
     Event(Event),
     /// Nothing more to do until this instant (or the next input).

@@ -40,6 +40,7 @@ pub mod config;
 pub mod connections;
 pub mod counters;
 pub mod dialog;
+pub mod dns;
 pub mod engine;
 pub mod event;
 pub mod identity;

@@ -86,6 +86,8 @@ pub struct EngineLoop {
     barrier_rx: mpsc::UnboundedReceiver<u64>,
     /// The runtime that runs connection tasks (not the engine's own thread).
     io: tokio::runtime::Handle,
+    /// Answers the engine's DNS questions (`None`: every lookup fails).
+    dns: Option<Arc<hickory_resolver::TokioResolver>>,
 }
 
 /// An output waiting for a storage barrier.
@@ -134,7 +136,14 @@ impl EngineLoop {
             barrier_tx,
             barrier_rx,
             io,
+            dns: None,
         }
+    }
+
+    /// Sets the resolver that answers the engine's DNS questions.
+    pub fn with_dns(mut self, dns: Option<Arc<hickory_resolver::TokioResolver>>) -> Self {
+        self.dns = dns;
+        self
     }
 
     /// Runs until `shutdown` turns true, then lets in-flight transactions finish
@@ -360,6 +369,7 @@ impl EngineLoop {
                     } => self.connect(conn, transport, remote),
                     Output::Close(conn) => out.push(Held::Close(conn)),
                     Output::Event(e) => self.sink.event(&self.engine, e),
+                    Output::Resolve { id, query } => self.resolve(id, query),
                     Output::Timeout(at) => break Instant::from_std(at),
                     _ => {}
                 }
@@ -472,6 +482,32 @@ impl EngineLoop {
         self.udp.get_mut(i)
     }
 
+    /// Looks `query` up on the main runtime; the answer comes back through the channel.
+    fn resolve(&mut self, id: u64, query: switchboard_core::dns::DnsQuery) {
+        let Some(dns) = self.dns.clone() else {
+            self.engine.handle_input(Input::Resolved {
+                now: Instant::now().into_std(),
+                id,
+                result: Err(switchboard_core::dns::DnsError::Failed(
+                    "no DNS resolver".into(),
+                )),
+            });
+            return;
+        };
+        let tx = self.tx.clone();
+        self.io.spawn(async move {
+            let result = crate::dns::lookup(&dns, &query).await;
+            tracing::debug!("dns {query:?}: {result:?}");
+            let _ = tx
+                .send(ToEngine::Input(Input::Resolved {
+                    now: Instant::now().into_std(),
+                    id,
+                    result,
+                }))
+                .await;
+        });
+    }
+
     fn connect(&mut self, conn: ConnId, transport: Transport, remote: SocketAddr) {
         match transport {
             Transport::Tcp => {
@@ -525,6 +561,8 @@ pub struct EngineParts {
     pub shutdown: watch::Receiver<bool>,
     /// How long in-flight transactions may finish after the stop.
     pub grace: Duration,
+    /// The DNS resolver (RFC 3263, ENUM); `None`: lookups fail.
+    pub dns: Option<Arc<hickory_resolver::TokioResolver>>,
 }
 
 impl std::fmt::Debug for EngineParts {
@@ -601,6 +639,7 @@ pub async fn spawn_engine_thread(
                     save_registrations,
                     shutdown,
                     grace,
+                    dns,
                 } = parts;
                 let lp = EngineLoop::new(
                     engine,
@@ -612,7 +651,8 @@ pub async fn spawn_engine_thread(
                     storage,
                     save_registrations,
                     io,
-                );
+                )
+                .with_dns(dns);
                 let _ = done_tx.send(lp.run(shutdown, grace).await);
             });
         })

@@ -17,6 +17,7 @@
 
 pub mod autoconf;
 pub mod cli;
+pub mod dns;
 pub mod engine_loop;
 pub mod events;
 pub mod extcmd;

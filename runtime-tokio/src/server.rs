@@ -113,6 +113,9 @@ pub fn engine_config(
     cfg.call_auth =
         settings.security.sip_authentication && settings.security.authenticate_local_calls;
     cfg.large_requests_over_tcp = s.tcp_for_large_packets && s.transport.tcp();
+    cfg.enum_enabled = s.enum_enabled;
+    cfg.enum_suffix = s.enum_suffix.trim_end_matches('.').to_owned();
+    cfg.process_3xx_locally = s.process_3xx_locally;
     cfg.nonce_lifetime = Duration::from_secs(u64::from(settings.security.nonce_lifetime_s));
     cfg.digest_algorithms = settings
         .security
@@ -368,6 +371,13 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         save_registrations: settings.service.save_registrations,
         shutdown: stop_rx,
         grace: Duration::from_secs(5),
+        dns: match crate::dns::build(&settings.service.dns_servers) {
+            Ok(r) => Some(Arc::new(r)),
+            Err(e) => {
+                tracing::warn!("{e}: DNS lookups (RFC 3263, ENUM) will fail");
+                None
+            }
+        },
     };
     let engine_thread = spawn_engine_thread(parts, udp, tokio::runtime::Handle::current())
         .await

@@ -117,6 +117,14 @@ pub struct Service {
     pub max_tcp_connections: u32,
     /// Close a TCP connection idle this long, seconds.
     pub tcp_idle_timeout_s: u32,
+    /// Look dialed E.164 numbers up in ENUM (RFC 6116) before the static routes.
+    pub enum_enabled: bool,
+    /// The ENUM suffix (`e164.arpa`).
+    pub enum_suffix: String,
+    /// Follow 3xx responses (and ENUM results) instead of relaying them to the caller.
+    pub process_3xx_locally: bool,
+    /// DNS servers (`ip:port`) to use instead of /etc/resolv.conf; empty: the system's.
+    pub dns_servers: Vec<std::net::SocketAddr>,
     /// The voicemail server extensions redirect to (`ip` or `ip:port`, port
     /// 5060 by default; a host name needs DNS, not available yet); empty: none.
     pub voicemail_server: String,
@@ -166,6 +174,10 @@ impl Default for Service {
             tcp_idle_timeout_s: 600,
             voicemail_server: String::new(),
             pickup_prefix: String::new(),
+            enum_enabled: false,
+            enum_suffix: "e164.arpa".to_owned(),
+            process_3xx_locally: false,
+            dns_servers: Vec::new(),
         }
     }
 }

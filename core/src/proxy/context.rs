@@ -43,7 +43,7 @@ pub(super) struct Branch {
 /// One proxied request and its branches.
 #[derive(Debug)]
 pub struct Context {
-    invite: bool,
+    pub(super) invite: bool,
     pub(super) branches: Vec<Branch>,
     best: Option<Best>,
     pub(super) final_sent: bool,
@@ -136,6 +136,13 @@ impl Proxy {
         let Some(mut c) = Context::for_request(ctx.now, msg) else {
             return;
         };
+        if self.process_3xx && c.invite {
+            // Recursing on 3xx needs the serial machinery of routed requests.
+            c.route = Some(Box::new(super::routed::Routed::for_redirects(
+                edit.clone(),
+                hash,
+            )));
+        }
         self.launch(ctx, tx, msg, flow, edit, hash, &targets, &mut c);
         if c.branches.is_empty() {
             return self.reply(
@@ -385,6 +392,11 @@ impl Proxy {
                     }
                 }
             }
+            300..=399 if super::serial::recurse_on_3xx(self.process_3xx, c, &response) => {
+                // §16.7 step 4: the Contacts join the target set; the 3xx is not kept.
+                c.branches[bi].done = true;
+                self.maybe_finish(ctx, server);
+            }
             _ => {
                 c.branches[bi].done = true;
                 if let Some(r) = c.route.as_mut() {
@@ -606,7 +618,10 @@ impl Proxy {
     /// The next Timer C deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let c = self.timer_c.first().map(|(t, _)| *t);
-        c.into_iter().chain(self.ext.next_deadline()).min()
+        c.into_iter()
+            .chain(self.ext.next_deadline())
+            .chain(self.dns.poll_timeout())
+            .min()
     }
 
     /// Fires Timer C for every context whose deadline passed: branches that had a
@@ -615,6 +630,8 @@ impl Proxy {
     pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
         self.ring_timeouts(ctx);
         self.session_timeouts(ctx);
+        self.dns.handle_timeout(ctx.now, ctx.rng);
+        self.pump_dns(ctx);
         while let Some(&(at, server)) = self.timer_c.first() {
             if at > ctx.now {
                 break;

@@ -18,6 +18,7 @@ pub mod extfeat;
 pub mod forward;
 pub mod pickup;
 pub mod routed;
+pub mod serial;
 pub mod session_limit;
 
 use crate::auth::Verdict;
@@ -93,6 +94,14 @@ pub struct Proxy {
     events: VecDeque<Event>,
     router: crate::routing::RoutingTable,
     ext: extfeat::ExtFeatures,
+    /// DNS jobs and cache (RFC 3263, ENUM).
+    dns: crate::dns::Resolver,
+    /// What each DNS job was started for.
+    dns_waiters: BTreeMap<crate::dns::JobId, serial::Waiter>,
+    /// ENUM suffix when ENUM is on (RFC 6116).
+    enum_suffix: Option<String>,
+    /// Recurse on 3xx instead of relaying them.
+    process_3xx: bool,
     /// Counters.
     pub stats: ProxyStats,
 }
@@ -115,6 +124,10 @@ impl Proxy {
             events: VecDeque::new(),
             router: crate::routing::RoutingTable::default(),
             ext: extfeat::ExtFeatures::new(cfg),
+            dns: crate::dns::Resolver::default(),
+            dns_waiters: BTreeMap::new(),
+            enum_suffix: cfg.enum_enabled.then(|| cfg.enum_suffix.clone()),
+            process_3xx: cfg.process_3xx_locally,
             stats: ProxyStats::default(),
         }
     }
@@ -323,7 +336,7 @@ impl Proxy {
                     if initial
                         && may_route
                         && !matches!(method, Method::Ack | Method::Cancel)
-                        && !self.router.is_empty()
+                        && (!self.router.is_empty() || self.enum_suffix.is_some())
                         && ctx.registrar.directory.get(&user).is_none()
                     {
                         let caller = (!from_gateway).then(|| extfeat::from_user(&msg)).flatten();

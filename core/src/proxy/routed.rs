@@ -25,7 +25,9 @@
 
 use super::context::{Context, rank};
 use super::forward::{RouteEdit, Target};
+use super::serial::{Next, Pending, Serial};
 use super::{Ctx, Proxy};
+use crate::dns::SipTarget;
 use crate::event::{Event, LogLevel};
 use crate::identity::Identity;
 use crate::routing::{
@@ -62,9 +64,32 @@ pub(crate) struct Routed {
     hash: u64,
     /// No more failover (Timer C fired).
     pub exhausted: bool,
+    /// Targets to try before the next route (DNS, ENUM, 3xx recursion).
+    pub(crate) serial: Serial,
 }
 
 impl Routed {
+    /// A request that only recurses on 3xx (no routes): plain forks when
+    /// local 3xx processing is on.
+    pub(crate) fn for_redirects(edit: RouteEdit, hash: u64) -> Self {
+        Self {
+            dialed: String::new(),
+            candidates: Vec::new(),
+            next: 0,
+            current: None,
+            outcome: None,
+            edit,
+            hash,
+            exhausted: false,
+            serial: Serial::default(),
+        }
+    }
+
+    /// No route matched the number.
+    pub(crate) fn no_candidates(&self) -> bool {
+        self.candidates.is_empty()
+    }
+
     /// Records a final status of one of the current destination's branches.
     pub(crate) fn note(&mut self, status: u16) {
         if self.outcome.is_none_or(|o| rank(status) < rank(o)) {
@@ -163,6 +188,39 @@ pub fn proxy_target(d: &Destination, number: &str) -> Result<Target, String> {
     })
 }
 
+/// The Request-URI and what to resolve (RFC 3263) for a `Proxy` (or
+/// `UserAgent`) destination whose gateway is a host name. A UDP destination
+/// without a port gives a URI without `transport` or port, so NAPTR may choose
+/// the transport (§4.1).
+pub fn named_gateway_target(d: &Destination, number: &str) -> (String, SipTarget) {
+    let mut ruri = String::with_capacity(16 + number.len() + d.gateway.len());
+    ruri.push_str("sip:");
+    push_user(&mut ruri, number);
+    ruri.push('@');
+    match &d.domain {
+        Some(domain) => ruri.push_str(domain),
+        None => {
+            ruri.push_str(&d.gateway);
+            if let Some(p) = d.port {
+                ruri.push(':');
+                ruri.push_str(&p.to_string());
+            }
+        }
+    }
+    let explicit = d.transport != crate::Transport::Udp;
+    if explicit {
+        ruri.push_str(";transport=");
+        ruri.push_str(d.transport.param());
+    }
+    let target = SipTarget {
+        host: d.gateway.clone(),
+        port: d.port,
+        transport: (explicit || d.port.is_some()).then_some(d.transport),
+        secure: false,
+    };
+    (ruri, target)
+}
+
 impl Proxy {
     /// The routing table in force.
     pub fn routing(&self) -> &RoutingTable {
@@ -215,15 +273,30 @@ impl Proxy {
         caller: Option<String>,
     ) {
         let mut candidates = self.router.lookup(&dialed);
-        if candidates.is_empty() {
-            return self.reply(ctx, tx, 404, "Not Found", &[]);
-        }
         // The calling extension's external-call policy (issue 4, extfeat.rs).
-        if let Some(u) = caller {
-            candidates = match self.external_policy(ctx, &u, candidates) {
+        if let Some(u) = caller.as_deref()
+            && !candidates.is_empty()
+        {
+            candidates = match self.external_policy(ctx, u, candidates) {
                 Ok(c) => c,
                 Err((code, reason)) => return self.reply(ctx, tx, code, &reason, &[]),
             };
+        }
+        // ENUM (RFC 6116) comes before the static routes. Its results lead
+        // outside, so an extension without external calls does not get it.
+        let may_leave = caller.as_deref().is_none_or(|u| {
+            ctx.registrar
+                .directory
+                .get(u)
+                .is_none_or(|e| e.allow_external)
+        });
+        let enum_job = if may_leave {
+            self.start_enum(ctx, tx, &dialed)
+        } else {
+            None
+        };
+        if candidates.is_empty() && enum_job.is_none() {
+            return self.reply(ctx, tx, 404, "Not Found", &[]);
         }
         let Some(mut c) = Context::for_request(ctx.now, msg) else {
             return;
@@ -237,8 +310,17 @@ impl Proxy {
             edit,
             hash,
             exhausted: false,
+            serial: Serial::default(),
         }));
         self.open_session(ctx, msg, &mut c);
+        if let Some((job, waiter)) = enum_job {
+            if let Some(r) = c.route.as_mut() {
+                r.serial.waiting = Some(job);
+            }
+            self.dns_waiters.insert(job, waiter);
+            // Resumed by `pump_dns` when the answer (or its timeout) comes.
+            return self.insert_context(tx, c);
+        }
         self.insert_context(tx, c);
         // No branch yet: this picks the first usable candidate, or answers.
         self.maybe_finish(ctx, tx);
@@ -262,14 +344,26 @@ impl Proxy {
         let Some(mut r) = c.route.take() else {
             return false;
         };
-        let go_on =
-            !c.cancelled && !r.exhausted && r.outcome.is_none_or(|s| fails_over(s, on_decline));
+        let alive = !c.cancelled && !r.exhausted;
+        if let Some(job) = r.serial.waiting {
+            // Waiting for DNS: keep waiting unless the request is over.
+            if alive {
+                c.route = Some(r);
+                return true;
+            }
+            self.dns.cancel(job);
+            self.dns_waiters.remove(&job);
+            r.serial.waiting = None;
+        }
+        // Serial entries (a 3xx's Contacts, a destination's other addresses)
+        // are tried whatever the last answer was; the next route only after
+        // an answer that fails over.
+        let go_on = alive
+            && (!r.serial.pending.is_empty()
+                || r.outcome.is_none_or(|s| fails_over(s, on_decline)));
         if !go_on {
             c.route = Some(r);
             return false;
-        }
-        if let Some(h) = r.current.take() {
-            self.router.release(&h.name);
         }
         let (Some(msg), Some(flow)) = (
             ctx.layer.server_request(server).cloned(),
@@ -279,7 +373,36 @@ impl Proxy {
             return false;
         };
         let mut launched = false;
-        while let Some(&cand) = r.candidates.get(r.next) {
+        loop {
+            if let Some(p) = r.serial.pending.pop_front() {
+                match self.next_pending(ctx, server, p) {
+                    Next::Launch(targets) => {
+                        if self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c) > 0 {
+                            r.outcome = None;
+                            launched = true;
+                            break;
+                        }
+                        c.offer_local(503);
+                    }
+                    Next::Wait(job, waiter) => {
+                        r.serial.waiting = Some(job);
+                        self.dns_waiters.insert(job, waiter);
+                        launched = true;
+                        break;
+                    }
+                    Next::Skip(status) => c.offer_local(status),
+                }
+                continue;
+            }
+            if r.outcome.is_some_and(|s| !fails_over(s, on_decline)) {
+                break;
+            }
+            if let Some(h) = r.current.take() {
+                self.router.release(&h.name);
+            }
+            let Some(&cand) = r.candidates.get(r.next) else {
+                break;
+            };
             r.next += 1;
             if !self.router.available(cand.destination) {
                 continue;
@@ -287,20 +410,30 @@ impl Proxy {
             let Some(d) = self.router.destination(cand.destination).cloned() else {
                 continue;
             };
-            let targets = match self.candidate_targets(ctx, &d, &r.dialed) {
-                Ok(t) => t,
-                Err((status, why)) => {
-                    if let Some(why) = why {
-                        self.events.push_back(Event::Log {
-                            level: LogLevel::Warn,
-                            message: why,
-                        });
+            let named = d.kind != DestinationKind::Extension && gateway_ip(&d).is_none();
+            let targets = if named {
+                let number = self.router.rewrite(cand.destination, &r.dialed);
+                let (ruri, target) = named_gateway_target(&d, &number);
+                r.serial
+                    .pending
+                    .push_back(Pending::Resolve { ruri, target });
+                Vec::new()
+            } else {
+                match self.candidate_targets(ctx, &d, &r.dialed) {
+                    Ok(t) => t,
+                    Err((status, why)) => {
+                        if let Some(why) = why {
+                            self.events.push_back(Event::Log {
+                                level: LogLevel::Warn,
+                                message: why,
+                            });
+                        }
+                        c.offer_local(status);
+                        continue;
                     }
-                    c.offer_local(status);
-                    continue;
                 }
             };
-            if self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c) == 0 {
+            if !named && self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c) == 0 {
                 c.offer_local(503);
                 continue;
             }
@@ -316,6 +449,9 @@ impl Proxy {
                 };
                 ctx.sessions
                     .set_route(cid, ft, Some((prefix, d.name.clone())));
+            }
+            if named {
+                continue; // resolve it (the pending entry just queued)
             }
             launched = true;
             break;

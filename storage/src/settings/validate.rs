@@ -60,6 +60,15 @@ impl Settings {
                 "not a host name or IP address (leave it empty to detect it at start)",
             ));
         }
+        if !is_host(s.enum_suffix.trim_end_matches('.'))
+            || s.enum_suffix.parse::<std::net::IpAddr>().is_ok()
+        {
+            return Err(bad(
+                "service.enum_suffix",
+                quoted(&s.enum_suffix),
+                "not a domain name (the default is e164.arpa)",
+            ));
+        }
         if s.sip_port == 0 {
             return Err(bad(
                 "service.sip_port",
