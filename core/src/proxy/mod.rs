@@ -15,6 +15,7 @@
 pub mod branch;
 pub mod context;
 pub mod forward;
+pub mod nexthop_auth;
 pub mod routed;
 
 use crate::auth::Verdict;
@@ -89,6 +90,9 @@ pub struct Proxy {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     router: crate::routing::RoutingTable,
+    /// CSeq shifts of dialogs whose INVITE we resent with credentials, by
+    /// (Call-ID, caller's From tag) ([`nexthop_auth`]).
+    dialog_shifts: BTreeMap<(String, String), u32>,
     /// Counters.
     pub stats: ProxyStats,
 }
@@ -110,6 +114,7 @@ impl Proxy {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             router: crate::routing::RoutingTable::default(),
+            dialog_shifts: BTreeMap::new(),
             stats: ProxyStats::default(),
         }
     }
@@ -566,6 +571,9 @@ impl Proxy {
 
     /// Forwards an ACK for a 2xx (or any ACK matching no transaction) statelessly.
     pub fn forward_ack(&mut self, ctx: &mut Ctx<'_>, msg: &Message, flow: &Flow) {
+        // The 2xx answered an INVITE we resent with credentials (a higher CSeq).
+        let shifted = self.shift_in_dialog(msg);
+        let msg = shifted.as_ref().map_or(msg, |(m, _)| m);
         let Ok(ruri) = Uri::parse(msg.request_uri().unwrap_or("")) else {
             self.stats.dropped += 1;
             return;

@@ -65,6 +65,12 @@ pub(crate) struct Routed {
 }
 
 impl Routed {
+    /// The request's loop hash (for branches added later, e.g. an
+    /// authenticated resend).
+    pub(crate) fn hash(&self) -> u64 {
+        self.hash
+    }
+
     /// Records a final status of one of the current destination's branches.
     pub(crate) fn note(&mut self, status: u16) {
         if self.outcome.is_none_or(|o| rank(status) < rank(o)) {
