@@ -219,9 +219,7 @@ impl Engine {
                 Ok(())
             }
             Command::ReplaceRouting(cfg) => {
-                self.proxy
-                    .replace_routing(cfg)
-                    .map_err(|e| e.to_string())?;
+                self.proxy.replace_routing(cfg).map_err(|e| e.to_string())?;
                 // Registrations and pings follow the destinations (issue 4).
                 let (mut u, uac) = self.uac_ctx(self.now);
                 uac.sync(&mut u);

@@ -227,15 +227,19 @@ impl EventSink {
                 reason,
                 expires,
             } => {
-                let status = status.map(|s| format!(" ({s} {reason})")).unwrap_or_else(|| {
-                    if reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({reason})")
-                    }
-                });
+                let status = status
+                    .map(|s| format!(" ({s} {reason})"))
+                    .unwrap_or_else(|| {
+                        if reason.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({reason})")
+                        }
+                    });
                 let expires = expires.map(|e| format!(", {e} s")).unwrap_or_default();
-                tracing::info!("upstream registration to {destination}: {state:?}{status}{expires}");
+                tracing::info!(
+                    "upstream registration to {destination}: {state:?}{status}{expires}"
+                );
             }
             Event::DestinationHealth {
                 destination,

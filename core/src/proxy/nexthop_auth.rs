@@ -47,7 +47,10 @@ fn headers_for(status: u16) -> (HeaderName, HeaderName) {
     if status == 401 {
         (HeaderName::WwwAuthenticate, HeaderName::Authorization)
     } else {
-        (HeaderName::ProxyAuthenticate, HeaderName::ProxyAuthorization)
+        (
+            HeaderName::ProxyAuthenticate,
+            HeaderName::ProxyAuthorization,
+        )
     }
 }
 
@@ -176,10 +179,8 @@ impl Proxy {
             if self.dialog_shifts.len() >= MAX_DIALOG_SHIFTS {
                 self.dialog_shifts.pop_first();
             }
-            self.dialog_shifts.insert(
-                (response.call_id().to_owned(), from_tag.to_owned()),
-                shift,
-            );
+            self.dialog_shifts
+                .insert((response.call_id().to_owned(), from_tag.to_owned()), shift);
         }
         let seq = response.cseq().seq.saturating_sub(shift);
         with_cseq(&response, seq).unwrap_or(response)
@@ -205,7 +206,8 @@ impl Proxy {
         }
         let call_id = msg.call_id().to_owned();
         for tag in [msg.from_tag(), msg.to_tag()].into_iter().flatten() {
-            self.dialog_shifts.remove(&(call_id.clone(), tag.to_owned()));
+            self.dialog_shifts
+                .remove(&(call_id.clone(), tag.to_owned()));
         }
     }
 }
@@ -277,7 +279,10 @@ mod tests {
         );
         assert_eq!(
             headers_for(407),
-            (HeaderName::ProxyAuthenticate, HeaderName::ProxyAuthorization)
+            (
+                HeaderName::ProxyAuthenticate,
+                HeaderName::ProxyAuthorization
+            )
         );
     }
 }

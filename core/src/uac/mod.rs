@@ -14,6 +14,8 @@
 //! listener for the destination's transport and `rport` (RFC 3581), a fresh
 //! branch, `Max-Forwards: 70`, From/To/Call-ID/CSeq, and `User-Agent`.
 
+#[cfg(test)]
+mod engine_tests;
 pub mod health;
 pub mod registration;
 

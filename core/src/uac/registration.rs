@@ -211,6 +211,13 @@ impl Uac {
         if let Some(tx) = r.tx.take() {
             self.txs.remove(&tx); // whatever it answers no longer matters
         }
+        let name = r.dest.name.clone();
+        if let Some(s) = ctx.table.state_mut(&name) {
+            s.registered = false; // no calls through an account on its way out
+        }
+        let Some(r) = self.regs.by_id.get_mut(&id) else {
+            return;
+        };
         if r.state == RegState::Registered {
             r.removing = true;
             r.keep = keep;
@@ -326,7 +333,10 @@ impl Uac {
                 let (challenge_h, answer_h) = if status == 401 {
                     (HeaderName::WwwAuthenticate, HeaderName::Authorization)
                 } else {
-                    (HeaderName::ProxyAuthenticate, HeaderName::ProxyAuthorization)
+                    (
+                        HeaderName::ProxyAuthenticate,
+                        HeaderName::ProxyAuthorization,
+                    )
                 };
                 let (Some((user, pw)), Some(ch)) = (
                     credentials(d),
@@ -337,7 +347,15 @@ impl Uac {
                 let ruri = format!("sip:{}{}", account_host(d), super::transport_param(d));
                 let mut cnonce = String::with_capacity(16);
                 ctx.rng.push_token(&mut cnonce, 16);
-                let answer = respond(&ch, "REGISTER", &ruri, user, Secret::Password(pw), &cnonce, 1);
+                let answer = respond(
+                    &ch,
+                    "REGISTER",
+                    &ruri,
+                    user,
+                    Secret::Password(pw),
+                    &cnonce,
+                    1,
+                );
                 r.authed = true;
                 self.send_register(ctx, id, Some((answer_h, answer.to_string())));
             }
@@ -364,9 +382,13 @@ impl Uac {
             return;
         };
         if r.removing {
-            return self.unregistered(ctx, id, Some((status, reason)));
+            return self.unregistered(id, Some((status, reason)));
         }
-        let user = r.dest.username.as_deref().or(r.dest.auth_username.as_deref());
+        let user = r
+            .dest
+            .username
+            .as_deref()
+            .or(r.dest.auth_username.as_deref());
         let ours = next_hop(&r.dest)
             .ok()
             .zip(user)
@@ -376,7 +398,12 @@ impl Uac {
         };
         let secs = granted(resp, ours.as_deref().unwrap_or(""), r.asked);
         if secs == 0 {
-            return self.fail(ctx, id, Some(status), "the registrar granted 0 seconds".into());
+            return self.fail(
+                ctx,
+                id,
+                Some(status),
+                "the registrar granted 0 seconds".into(),
+            );
         }
         let changed = r.state != RegState::Registered;
         r.state = RegState::Registered;
@@ -400,7 +427,7 @@ impl Uac {
     }
 
     /// An un-REGISTER ended (answered or not).
-    fn unregistered(&mut self, ctx: &mut UacCtx<'_>, id: u64, last: Option<(u16, String)>) {
+    fn unregistered(&mut self, id: u64, last: Option<(u16, String)>) {
         let Some(r) = self.regs.by_id.get_mut(&id) else {
             return;
         };
@@ -415,12 +442,6 @@ impl Uac {
             }
         } else {
             self.regs.by_id.remove(&id);
-        }
-        // A new registration of the same name (a changed destination) owns the state now.
-        if self.regs.active_for(&name).is_none()
-            && let Some(s) = ctx.table.state_mut(&name)
-        {
-            s.registered = false;
         }
         let (status, reason) = last.map_or((None, String::new()), |(s, r)| (Some(s), r));
         self.events.push_back(Event::UpstreamRegistration {
@@ -437,7 +458,7 @@ impl Uac {
             return;
         };
         if r.removing {
-            return self.unregistered(ctx, id, status.map(|s| (s, reason)));
+            return self.unregistered(id, status.map(|s| (s, reason)));
         }
         let changed = r.state != RegState::Failed || r.last.as_ref().map(|l| l.0) != status;
         r.state = RegState::Failed;
@@ -477,7 +498,9 @@ mod tests {
     #[test]
     fn granted_expiry_prefers_our_contact_then_expires_then_asked() {
         let ours = "sip:acct@192.0.2.1:5060";
-        let m = ok("Contact: <sip:other@192.0.2.9>;expires=30, <sip:acct@192.0.2.1:5060>;expires=120\r\nExpires: 300\r\n");
+        let m = ok(
+            "Contact: <sip:other@192.0.2.9>;expires=30, <sip:acct@192.0.2.1:5060>;expires=120\r\nExpires: 300\r\n",
+        );
         assert_eq!(granted(&m, ours, 600), 120);
         let m = ok("Contact: <sip:other@192.0.2.9>;expires=30\r\nExpires: 300\r\n");
         assert_eq!(granted(&m, ours, 600), 300);
