@@ -302,6 +302,17 @@ impl Proxy {
                         .user_unescaped()
                         .map(|c| c.into_owned())
                         .unwrap_or_default();
+                    // A provider's call to the account we register there (issue 4).
+                    let user = match initial
+                        .then(|| {
+                            let ext = ctx.registrar.directory.get(&user).is_some();
+                            self.account_call_user(&msg, &flow, &user, ext)
+                        })
+                        .flatten()
+                    {
+                        Some(to_user) => to_user,
+                        None => user,
+                    };
                     if initial
                         && may_route
                         && !matches!(method, Method::Ack | Method::Cancel)

@@ -355,6 +355,36 @@ impl Proxy {
         }
     }
 
+    /// A request from a destination's gateway to an account we register
+    /// there (Request-URI user = the destination's username, not an
+    /// extension of ours) is a call for its To user: providers send calls to
+    /// the registered Contact and name the dialed number in To. Returns that
+    /// user, which then goes to the extension of that name or through the
+    /// routes like any dialed number.
+    pub(crate) fn account_call_user(
+        &self,
+        msg: &Message,
+        flow: &Flow,
+        user: &str,
+        is_extension: bool,
+    ) -> Option<String> {
+        if is_extension || !self.is_from_gateway(flow) {
+            return None;
+        }
+        let ours = self
+            .router
+            .config()
+            .destinations
+            .iter()
+            .any(|d| d.register && d.enabled && d.username.as_deref() == Some(user));
+        if !ours {
+            return None;
+        }
+        let to = crate::sip::NameAddr::parse(msg.header(crate::sip::HeaderName::To)?).ok()?;
+        let to_user = to.uri.as_sip()?.user_unescaped()?.into_owned();
+        (!to_user.is_empty() && to_user != user).then_some(to_user)
+    }
+
     /// May a request from `flow` be routed out, and must it skip the challenge?
     /// A request from a destination's gateway address (an IP literal) is trusted
     /// as TekSIP does.

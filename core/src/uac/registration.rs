@@ -19,10 +19,10 @@
 //!   `Expires: 0` for a registered account (§10.2.2).
 //!
 //! Calls the provider then sends to our Contact (`sip:<username>@<our
-//! address>`) need nothing special: our address counts as our domain, so the
-//! proxy delivers them to the extension of that name if there is one, and
-//! otherwise — the provider's gateway being trusted — routes the Request-URI
-//! user through the routing table like any dialed number.
+//! address>`, which counts as our domain) go to the extension of that name if
+//! there is one; otherwise, coming from the destination's (trusted) gateway,
+//! they are for their `To` user, delivered to that extension or routed like
+//! any dialed number (`Proxy::account_call_user` in `proxy/routed.rs`).
 
 use super::{Job, Outcome, Outgoing, Uac, UacCtx, account_host, next_hop};
 use crate::auth::{Secret, pick_challenge, respond};
