@@ -10,7 +10,9 @@
 //! Routing (issue 4), applied with `Command::ReplaceRouting` after the
 //! extensions: `dest=<name>,<gateway>,<port|->,<udp|tcp>,<proxy|ua|extension>[,opt=value…]`
 //! with options `cap`, `remove`, `add`, `domain`, `register` (`on`/`off`),
-//! `enabled` (`on`/`off`), one key per destination;
+//! `enabled` (`on`/`off`), `user`, `authuser`, `password`, `expires`
+//! (registration expiry and ping period, seconds), `ping` (`on`/`off`: OPTIONS
+//! health pings), one key per destination;
 //! `route=<prefix|Default>,<dest>[,<order>]`, one key per route;
 //! `selection` (`hunting`/`loadsharing`); `failover_on_decline` (`on`/`off`).
 //!
@@ -148,6 +150,12 @@ fn destination(v: &str) -> Destination {
             Some(("domain", h)) => d.domain = Some(h.to_owned()),
             Some(("register", b)) => d.register = on_off("dest register", b),
             Some(("enabled", b)) => d.enabled = on_off("dest enabled", b),
+            // Issue 4 UA side (uac branch): account, credentials, expiry, pings.
+            Some(("user", u)) => d.username = Some(u.to_owned()),
+            Some(("authuser", u)) => d.auth_username = Some(u.to_owned()),
+            Some(("password", p)) => d.password = Some(p.to_owned()),
+            Some(("expires", n)) => d.register_expires = number("dest expires", n),
+            Some(("ping", b)) => d.options_ping = on_off("dest ping", b),
             _ => bad(&format!("unknown option {opt:?}")),
         }
     }

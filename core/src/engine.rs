@@ -85,6 +85,7 @@ pub struct Engine {
     registrar: Registrar,
     proxy: Proxy,
     sessions: Sessions,
+    uac: crate::uac::Uac,
     conns: Connections,
     out: VecDeque<Output>,
     counters: Counters,
@@ -121,6 +122,7 @@ impl Engine {
             registrar,
             proxy,
             sessions: Sessions::new(),
+            uac: crate::uac::Uac::new(&cfg),
             conns: Connections::new(limits),
             out: VecDeque::new(),
             counters: Counters::default(),
@@ -185,6 +187,8 @@ impl Engine {
                 self.pump_tx_events(now);
                 let (mut ctx, proxy) = self.ctx(now);
                 proxy.handle_timeout(&mut ctx);
+                let (mut u, uac) = self.uac_ctx(now);
+                uac.handle_timeout(&mut u);
             }
         }
         self.pump_tx_events(now);
@@ -234,7 +238,11 @@ impl Engine {
                 Ok(())
             }
             Command::ReplaceRouting(cfg) => {
-                self.proxy.replace_routing(cfg).map_err(|e| e.to_string())
+                self.proxy.replace_routing(cfg).map_err(|e| e.to_string())?;
+                // Registrations and pings follow the destinations (issue 4).
+                let (mut u, uac) = self.uac_ctx(self.now);
+                uac.sync(&mut u);
+                Ok(())
             }
             Command::DestinationHealth { name, up } => {
                 let s = self
@@ -336,6 +344,18 @@ impl Engine {
         )
     }
 
+    fn uac_ctx(&mut self, now: Instant) -> (crate::uac::UacCtx<'_>, &mut crate::uac::Uac) {
+        (
+            crate::uac::UacCtx {
+                now,
+                layer: &mut self.layer,
+                rng: &mut self.rng,
+                table: self.proxy.routing_mut(),
+            },
+            &mut self.uac,
+        )
+    }
+
     fn on_request(&mut self, now: Instant, msg: Message, flow: Flow) {
         self.counters.requests_received += 1;
         // Responses travel back along the Via list, so every Via value must be
@@ -397,6 +417,10 @@ impl Engine {
             if let TxEvent::Timeout { .. } = ev {
                 self.counters.transaction_timeouts += 1;
             }
+            let (mut u, uac) = self.uac_ctx(now);
+            if uac.on_tx_event(&mut u, &ev) {
+                continue;
+            }
             let (mut ctx, proxy) = self.ctx(now);
             let _ours = proxy.on_tx_event(&mut ctx, ev);
         }
@@ -424,6 +448,7 @@ impl Engine {
             .poll_event()
             .or_else(|| self.sessions.poll_event())
             .or_else(|| self.proxy.poll_event())
+            .or_else(|| self.uac.poll_event())
         {
             return Output::Event(e);
         }
@@ -463,6 +488,7 @@ impl Engine {
             self.layer.poll_timeout(),
             self.registrar.poll_timeout(),
             self.proxy.poll_timeout(),
+            self.uac.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -480,6 +506,24 @@ impl Engine {
     /// (calls in progress, up/down, registered).
     pub fn routing_table(&self) -> &crate::routing::RoutingTable {
         self.proxy.routing()
+    }
+
+    /// Every upstream registration (destinations with register = yes): its
+    /// state, last status and expiry (issue 4).
+    pub fn upstream_registrations(&self) -> Vec<crate::uac::UpstreamRegistration> {
+        self.uac.registrations()
+    }
+
+    /// Graceful shutdown of the UA side: every registered upstream account
+    /// is un-REGISTERed (Expires: 0) and pings stop. Drain
+    /// [`Engine::poll_output`] afterwards and keep feeding inputs for a
+    /// moment so the un-REGISTERs (and their challenges) complete.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.now = now.max(self.now);
+        let now = self.now;
+        let (mut u, uac) = self.uac_ctx(now);
+        uac.shutdown(&mut u);
+        self.pump_tx_events(now);
     }
 
     /// A snapshot of the counters.

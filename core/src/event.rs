@@ -135,6 +135,31 @@ pub enum Event {
         /// How.
         cause: EndCause,
     },
+    /// An upstream registration to a destination changed state (issue 4,
+    /// [`crate::uac::registration`]).
+    UpstreamRegistration {
+        /// The destination's name.
+        destination: String,
+        /// The new state.
+        state: crate::uac::RegState,
+        /// The status of the response that caused it (408 for a timeout,
+        /// 503 for a transport error), if any.
+        status: Option<u16>,
+        /// Its reason phrase, or why nothing was sent.
+        reason: String,
+        /// Seconds granted, when registered.
+        expires: Option<u32>,
+    },
+    /// A destination's health changed (issue 4, OPTIONS pings,
+    /// [`crate::uac::health`]).
+    DestinationHealth {
+        /// The destination's name.
+        destination: String,
+        /// Up (answering) or down.
+        up: bool,
+        /// What was seen last (a status, a timeout).
+        reason: String,
+    },
     /// A free-form log line.
     Log {
         /// Severity.

@@ -52,6 +52,7 @@ pub mod routing;
 pub mod sip;
 pub mod transaction;
 pub mod transport;
+pub mod uac;
 pub mod wallclock;
 
 pub use config::{Config, ConfigError, Listener};

@@ -178,6 +178,10 @@ impl EngineLoop {
                 () = tokio::time::sleep_until(deadline) => {}
             }
         }
+        // Un-REGISTER from upstream providers (issue 4); the requests are in
+        // flight below, so their answers (and challenges) are served too.
+        self.engine.shutdown(Instant::now().into_std());
+        deadline = self.settle();
         // Graceful end: keep serving in-flight transactions for a bounded time.
         let end = Instant::now() + grace;
         while self.engine.in_flight_transactions() > 0 && Instant::now() < end {

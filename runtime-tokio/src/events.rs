@@ -220,6 +220,35 @@ impl EventSink {
                 CoreLevel::Session => tracing::info!("{message}"),
                 CoreLevel::Debug => tracing::debug!("{message}"),
             },
+            Event::UpstreamRegistration {
+                destination,
+                state,
+                status,
+                reason,
+                expires,
+            } => {
+                let status = status
+                    .map(|s| format!(" ({s} {reason})"))
+                    .unwrap_or_else(|| {
+                        if reason.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({reason})")
+                        }
+                    });
+                let expires = expires.map(|e| format!(", {e} s")).unwrap_or_default();
+                tracing::info!(
+                    "upstream registration to {destination}: {state:?}{status}{expires}"
+                );
+            }
+            Event::DestinationHealth {
+                destination,
+                up,
+                reason,
+            } => {
+                let state = if up { "up" } else { "down" };
+                tracing::info!("destination {destination} is {state} ({reason})");
+            }
             other => tracing::debug!("{other:?}"),
         }
     }

@@ -9,6 +9,10 @@
 #   baresip_call        two baresip instances register and one calls the other,
 #                       RTP both ways end to end
 #   server_shutdown     SIGTERM stops the server cleanly (exit 0), no panic logged
+#   kamailio_upstream_register    the server registers a trunk account (destination
+#                       with register=yes) to Kamailio as an upstream registrar with
+#                       digest (issue 4); kamailio_upstream_unregister: the graceful
+#                       stop un-REGISTERs it (Expires: 0)
 #
 # usage: bash tests/interop/run.sh        (from anywhere; needs sipp, baresip, python3)
 # env:   SWITCHBOARD_BIN (default: $CARGO_TARGET_DIR or target, /debug/switchboard;
@@ -24,7 +28,7 @@ REG=127.0.0.1:$PORT
 BIN=${SWITCHBOARD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/switchboard}
 STARTED=$(date +%s)
 
-for tool in sipp baresip python3; do
+for tool in sipp baresip python3 kamailio; do
   command -v "$tool" > /dev/null || { echo "interop: $tool is not installed (see .ci/run)" >&2; exit 1; }
 done
 if [ ! -x "$BIN" ]; then
@@ -122,6 +126,17 @@ EOF2
 } > "$T/extensions.csv"
 "$BIN" -c "$T/switchboard.toml" ext import "$T/extensions.csv" || { echo "interop: ext import failed"; exit 1; }
 
+# The upstream provider (issue 4): Kamailio as a registrar with digest on
+# 127.0.0.2:5085 (not 127.0.0.1: requests from a destination's gateway address are
+# trusted, and the callers below use 127.0.0.1), and a destination that registers to it.
+mkdir -p "$T/kam"
+kamailio -f "$HERE/kamailio/upstream.cfg" -DD -E -P "$T/kam/kam.pid" -Y "$T/kam" \
+  > "$T/kam.log" 2>&1 < /dev/null &
+pids+=("$!")
+echo secret | "$BIN" -c "$T/switchboard.toml" dest add upstream --gateway 127.0.0.2 --port 5085 \
+  --username trunk1 --password-stdin --register --expires 60 > /dev/null ||
+  { echo "interop: dest add failed"; exit 1; }
+
 # Create the output files first: `tail -f` below must not race the redirection.
 : > "$T/server.out"; : > "$T/server.err"
 "$BIN" -c "$T/switchboard.toml" > "$T/server.out" 2> "$T/server.err" &
@@ -191,11 +206,29 @@ t_server_shutdown() {
   [ $rc = 0 ]
 }
 
+# wait_for FILE PATTERN SECS: until FILE has a line matching PATTERN.
+wait_for() {
+  for _ in $(seq 1 $(($3 * 10))); do grep -a -q -E "$2" "$1" && return 0; sleep 0.1; done
+  echo "no line matching '$2' in $1 after $3 s; its tail:"; tail -8 "$1"; return 1
+}
+
+t_kamailio_upstream_register() {
+  wait_for "$T/kam.log" 'REGISTERED sip:trunk1@127.0.0.2:5085 expires=60' 10 &&
+    wait_for "$T/server.err" 'upstream registration to upstream: Registered \(200' 5
+}
+
+t_kamailio_upstream_unregister() {
+  wait_for "$T/kam.log" 'REGISTERED sip:trunk1@127.0.0.2:5085 expires=0' 5 &&
+    grep -a 'upstream registration to upstream: Unregistered' "$T/server.err"
+}
+
 run_test sipp_register_1000 t_sipp_register_1000
 run_test sipp_register_tcp t_sipp_register_tcp
 run_test sipp_calls_200 t_sipp_calls_200
 run_test baresip_call t_baresip_call
+run_test kamailio_upstream_register t_kamailio_upstream_register
 run_test server_shutdown t_server_shutdown
+run_test kamailio_upstream_unregister t_kamailio_upstream_unregister
 
 echo "interop: $(($(date +%s) - STARTED)) s in all"
 echo "$passed passed, $failed failed"

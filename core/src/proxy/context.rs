@@ -38,6 +38,28 @@ pub(super) struct Branch {
     pub(super) provisional: bool,
     pub(super) done: bool,
     cancel_pending: bool,
+    /// This branch resends a challenged one with credentials (answered
+    /// once per challenge, RFC 3261 §22.2–§22.3).
+    pub(super) auth_retry: bool,
+    /// How much higher this branch's CSeq is than the caller's (an
+    /// authenticated resend increments it, §8.1.3.5); responses get the
+    /// caller's number back.
+    pub(super) cseq_shift: u32,
+}
+
+impl Branch {
+    /// A branch that resends a challenged one with credentials, its CSeq
+    /// `cseq_shift` above the caller's.
+    pub(super) fn resend(client: TxId, cseq_shift: u32) -> Self {
+        Self {
+            client,
+            provisional: false,
+            done: false,
+            cancel_pending: false,
+            auth_retry: true,
+            cseq_shift,
+        }
+    }
 }
 
 /// One proxied request and its branches.
@@ -59,6 +81,9 @@ pub struct Context {
     pub(crate) route: Option<Box<super::routed::Routed>>,
     /// A call to one of our extensions (redirect, pickup; issue 4).
     pub(crate) ext: Option<Box<super::extfeat::ExtCall>>,
+    /// CSeq shift of the branches [`Proxy::launch`] sends: non-zero for an
+    /// in-dialog request of a call whose INVITE was resent with credentials.
+    pub(super) launch_shift: u32,
 }
 
 impl Context {
@@ -76,6 +101,7 @@ impl Context {
             session: None,
             route: None,
             ext: None,
+            launch_shift: 0,
         })
     }
 
@@ -143,6 +169,14 @@ impl Proxy {
                 hash,
             )));
         }
+        let shifted = self.shift_in_dialog(msg);
+        let msg = match &shifted {
+            Some((m, shift)) => {
+                c.launch_shift = *shift;
+                m
+            }
+            None => msg,
+        };
         self.launch(ctx, tx, msg, flow, edit, hash, &targets, &mut c);
         if c.branches.is_empty() {
             return self.reply(
@@ -161,6 +195,9 @@ impl Proxy {
                     .end_dialog(msg.call_id(), from_tag, msg.to_tag(), true)
         {
             self.session_gone(&ended);
+        }
+        if msg.method() == Some(&Method::Bye) {
+            self.forget_dialog_shift(msg);
         }
         self.insert_context(tx, c);
     }
@@ -286,6 +323,8 @@ impl Proxy {
                 provisional: false,
                 done: false,
                 cancel_pending: false,
+                auth_retry: false,
+                cseq_shift: c.launch_shift,
             });
             sent += 1;
         }
@@ -324,6 +363,13 @@ impl Proxy {
         let Some(status) = response.status() else {
             return true;
         };
+        // Issue 4: a destination's challenge is answered with its credentials.
+        if matches!(status, 401 | 407)
+            && self.answer_next_hop_challenge(ctx, server, client, &response, status)
+        {
+            return true;
+        }
+        let response = self.unshift_response(server, client, response, status);
         let Some(c) = self.contexts.get_mut(&server) else {
             return true;
         };

@@ -16,6 +16,7 @@ pub mod branch;
 pub mod context;
 pub mod extfeat;
 pub mod forward;
+pub mod nexthop_auth;
 pub mod pickup;
 pub mod routed;
 pub mod serial;
@@ -102,6 +103,9 @@ pub struct Proxy {
     enum_suffix: Option<String>,
     /// Recurse on 3xx instead of relaying them.
     process_3xx: bool,
+    /// CSeq shifts of dialogs whose INVITE we resent with credentials, by
+    /// (Call-ID, caller's From tag) ([`nexthop_auth`]).
+    dialog_shifts: BTreeMap<(String, String), u32>,
     /// Counters.
     pub stats: ProxyStats,
 }
@@ -128,6 +132,7 @@ impl Proxy {
             dns_waiters: BTreeMap::new(),
             enum_suffix: cfg.enum_enabled.then(|| cfg.enum_suffix.clone()),
             process_3xx: cfg.process_3xx_locally,
+            dialog_shifts: BTreeMap::new(),
             stats: ProxyStats::default(),
         }
     }
@@ -324,6 +329,17 @@ impl Proxy {
                         .user_unescaped()
                         .map(|c| c.into_owned())
                         .unwrap_or_default();
+                    // A provider's call to the account we register there (issue 4).
+                    let user = match initial
+                        .then(|| {
+                            let ext = ctx.registrar.directory.get(&user).is_some();
+                            self.account_call_user(&msg, &flow, &user, ext)
+                        })
+                        .flatten()
+                    {
+                        Some(to_user) => to_user,
+                        None => user,
+                    };
                     // Extension features (issue 4): pickup codes, redirect.
                     if initial && method == Method::Invite {
                         if self.is_pickup(&user) {
@@ -647,6 +663,9 @@ impl Proxy {
             // The ACK for a 407 we sent statelessly: it ends there (§17.2.1).
             return;
         }
+        // The 2xx answered an INVITE we resent with credentials (a higher CSeq).
+        let shifted = self.shift_in_dialog(msg);
+        let msg = shifted.as_ref().map_or(msg, |(m, _)| m);
         let Ok(ruri) = Uri::parse(msg.request_uri().unwrap_or("")) else {
             self.stats.dropped += 1;
             return;

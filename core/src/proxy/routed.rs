@@ -90,6 +90,12 @@ impl Routed {
         self.candidates.is_empty()
     }
 
+    /// The request's loop hash (for branches added later, e.g. an
+    /// authenticated resend).
+    pub(crate) fn hash(&self) -> u64 {
+        self.hash
+    }
+
     /// Records a final status of one of the current destination's branches.
     pub(crate) fn note(&mut self, status: u16) {
         if self.outcome.is_none_or(|o| rank(status) < rank(o)) {
@@ -493,6 +499,36 @@ impl Proxy {
         {
             self.router.release(d);
         }
+    }
+
+    /// A request from a destination's gateway to an account we register
+    /// there (Request-URI user = the destination's username, not an
+    /// extension of ours) is a call for its To user: providers send calls to
+    /// the registered Contact and name the dialed number in To. Returns that
+    /// user, which then goes to the extension of that name or through the
+    /// routes like any dialed number.
+    pub(crate) fn account_call_user(
+        &self,
+        msg: &Message,
+        flow: &Flow,
+        user: &str,
+        is_extension: bool,
+    ) -> Option<String> {
+        if is_extension || !self.is_from_gateway(flow) {
+            return None;
+        }
+        let ours = self
+            .router
+            .config()
+            .destinations
+            .iter()
+            .any(|d| d.register && d.enabled && d.username.as_deref() == Some(user));
+        if !ours {
+            return None;
+        }
+        let to = crate::sip::NameAddr::parse(msg.header(crate::sip::HeaderName::To)?).ok()?;
+        let to_user = to.uri.as_sip()?.user_unescaped()?.into_owned();
+        (!to_user.is_empty() && to_user != user).then_some(to_user)
     }
 
     /// May a request from `flow` be routed out, and must it skip the challenge?

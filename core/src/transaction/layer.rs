@@ -647,6 +647,12 @@ impl Layer {
         self.clients.get(&id).map(|t| t.dest)
     }
 
+    /// The request bytes a client transaction sent (to resend it changed,
+    /// e.g. with credentials after a 401/407, RFC 3261 §22.2).
+    pub fn client_request(&self, id: TxId) -> Option<&Bytes> {
+        self.clients.get(&id).map(|t| &t.request)
+    }
+
     /// The parsed INVITE of a client INVITE transaction.
     pub fn client_invite(&self, id: TxId) -> Option<&Message> {
         self.clients.get(&id).and_then(|t| t.invite())

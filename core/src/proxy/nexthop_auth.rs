@@ -1,0 +1,288 @@
+//! Authentication toward the next hop (issue 4; RFC 3261 §22.2–§22.3,
+//! §8.1.3.5): when a routed request's destination answers 401 or 407 and the
+//! destination has credentials, the proxy resends the request on a new branch
+//! of the same server transaction with `Authorization` (for a 401's
+//! `WWW-Authenticate`) or `Proxy-Authorization` (for a 407's
+//! `Proxy-Authenticate`), computed by [`crate::auth::respond`] (MD5 or
+//! SHA-256, `qop=auth`, a `cnonce` from the engine RNG, `nc=00000001`).
+//!
+//! - Once per challenge: the resent branch is marked, and a 401/407 to it is
+//!   handled as any final response (relayed to the caller, or failed over).
+//! - A destination without credentials (no `auth_username`/`username`, or no
+//!   password) gets its 401/407 relayed as before.
+//! - §22.3 / §8.1.3.5: a request resent with credentials carries the next
+//!   CSeq number. The caller's transaction still has the old one, so the
+//!   proxy puts the caller's number back into the responses of that branch
+//!   and, once the call is answered, shifts the caller's in-dialog requests
+//!   (the ACK for the 2xx, a BYE, a re-INVITE) by the same amount until the
+//!   dialog ends with a BYE.
+
+use super::{Ctx, Proxy, branch, forward};
+use crate::auth::{Secret, pick_challenge, respond};
+use crate::routing::Destination;
+use crate::sip::{HeaderName, Limits, Message, Method, Splice};
+use crate::transaction::TxId;
+
+/// At most this many answered dialogs keep a CSeq shift (the oldest is
+/// forgotten past it, so a caller that never sends BYE cannot grow the map).
+const MAX_DIALOG_SHIFTS: usize = 4096;
+
+/// The digest username and password of `d`, if it has credentials.
+pub fn credentials(d: &Destination) -> Option<(&str, &str)> {
+    let user = d.auth_username.as_deref().or(d.username.as_deref())?;
+    let password = d.password.as_deref()?;
+    (!user.is_empty()).then_some((user, password))
+}
+
+/// `msg` with CSeq number `seq` (same method), re-parsed.
+pub fn with_cseq(msg: &Message, seq: u32) -> Option<Message> {
+    let method = msg.cseq().method.clone();
+    let mut s = Splice::new(msg);
+    s.replace_first(HeaderName::CSeq, format_args!("{seq} {method}"));
+    Message::parse(s.to_bytes(), &Limits::default()).ok()
+}
+
+/// The header a challenge comes in and the one its answer goes in.
+fn headers_for(status: u16) -> (HeaderName, HeaderName) {
+    if status == 401 {
+        (HeaderName::WwwAuthenticate, HeaderName::Authorization)
+    } else {
+        (
+            HeaderName::ProxyAuthenticate,
+            HeaderName::ProxyAuthorization,
+        )
+    }
+}
+
+impl Proxy {
+    /// Answers a destination's 401/407 on branch `client` of routed request
+    /// `server`. Returns true when a new, authenticated branch was sent (the
+    /// challenged branch is then done and its response is not relayed).
+    pub(crate) fn answer_next_hop_challenge(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        server: TxId,
+        client: TxId,
+        response: &Message,
+        status: u16,
+    ) -> bool {
+        let Some(c) = self.contexts.get(&server) else {
+            return false;
+        };
+        if c.final_sent || c.cancelled {
+            return false;
+        }
+        let Some(b) = c.branches.iter().find(|b| b.client == client) else {
+            return false;
+        };
+        if b.auth_retry {
+            return false; // once per challenge
+        }
+        let shift = b.cseq_shift;
+        let Some(route) = c.route.as_ref() else {
+            return false;
+        };
+        let hash = route.hash();
+        let Some(name) = route.current.as_ref().map(|h| h.name.as_str()) else {
+            return false;
+        };
+        let Some(d) = self
+            .router
+            .id_of(name)
+            .and_then(|id| self.router.destination(id))
+        else {
+            return false;
+        };
+        let Some((user, password)) = credentials(d) else {
+            return false;
+        };
+        let (challenge_header, answer_header) = headers_for(status);
+        let Some(challenge) = pick_challenge(response.header_values(challenge_header)) else {
+            return false;
+        };
+        let (Some(sent), Some(dest)) = (
+            ctx.layer.client_request(client).cloned(),
+            ctx.layer.client_destination(client),
+        ) else {
+            return false;
+        };
+        let Ok(sent) = Message::parse(sent, &Limits::default()) else {
+            return false;
+        };
+        let (Some(method), Some(uri)) = (sent.method().cloned(), sent.request_uri()) else {
+            return false;
+        };
+        let Some(seq) = sent.cseq().seq.checked_add(1).filter(|s| *s < 1 << 31) else {
+            return false;
+        };
+        let mut cnonce = String::with_capacity(16);
+        ctx.rng.push_token(&mut cnonce, 16);
+        let answer = respond(
+            &challenge,
+            method.as_str(),
+            uri,
+            user,
+            Secret::Password(password),
+            &cnonce,
+            1,
+        );
+        let br = branch::new_branch(hash, ctx.rng);
+        let Some(via) = forward::via_value(&self.identity, &dest, &br) else {
+            return false;
+        };
+        let mut s = Splice::new(&sent);
+        s.remove_first_value(HeaderName::Via);
+        s.prepend(HeaderName::Via, via);
+        s.replace_first(HeaderName::CSeq, format_args!("{seq} {method}"));
+        s.append(answer_header, answer);
+        let bytes = s.to_bytes();
+        let new = if method == Method::Invite {
+            ctx.layer.send_invite(ctx.now, &br, bytes, dest)
+        } else {
+            ctx.layer
+                .send_request(ctx.now, &br, &method, bytes, None, dest)
+        };
+        self.stats.requests_forwarded += 1;
+        self.branches.insert(new, server);
+        let Some(c) = self.contexts.get_mut(&server) else {
+            return true;
+        };
+        if let Some(b) = c.branches.iter_mut().find(|b| b.client == client) {
+            b.done = true;
+        }
+        let added = super::context::Branch::resend(new, shift + 1);
+        c.branches.push(added);
+        true
+    }
+
+    /// A response of branch `client` with the caller's CSeq number back (when
+    /// the branch was resent with credentials); a 2xx also records the shift
+    /// for the caller's later requests in the dialog.
+    pub(crate) fn unshift_response(
+        &mut self,
+        server: TxId,
+        client: TxId,
+        response: Message,
+        status: u16,
+    ) -> Message {
+        let shift = self
+            .contexts
+            .get(&server)
+            .and_then(|c| c.branches.iter().find(|b| b.client == client))
+            .map_or(0, |b| b.cseq_shift);
+        if shift == 0 {
+            return response;
+        }
+        if (200..300).contains(&status)
+            && let Some(from_tag) = response.from_tag()
+        {
+            if self.dialog_shifts.len() >= MAX_DIALOG_SHIFTS {
+                self.dialog_shifts.pop_first();
+            }
+            self.dialog_shifts
+                .insert((response.call_id().to_owned(), from_tag.to_owned()), shift);
+        }
+        let seq = response.cseq().seq.saturating_sub(shift);
+        with_cseq(&response, seq).unwrap_or(response)
+    }
+
+    /// The caller's in-dialog request `msg` with its CSeq shifted as the
+    /// dialog's INVITE was (and the shift), when the dialog has one.
+    pub(crate) fn shift_in_dialog(&self, msg: &Message) -> Option<(Message, u32)> {
+        if self.dialog_shifts.is_empty() {
+            return None;
+        }
+        msg.to_tag()?;
+        let key = (msg.call_id().to_owned(), msg.from_tag()?.to_owned());
+        let shift = *self.dialog_shifts.get(&key)?;
+        let seq = msg.cseq().seq.checked_add(shift)?;
+        Some((with_cseq(msg, seq)?, shift))
+    }
+
+    /// A BYE ends the dialog: its CSeq shift is no longer needed.
+    pub(crate) fn forget_dialog_shift(&mut self, msg: &Message) {
+        if self.dialog_shifts.is_empty() {
+            return;
+        }
+        let call_id = msg.call_id().to_owned();
+        for tag in [msg.from_tag(), msg.to_tag()].into_iter().flatten() {
+            self.dialog_shifts
+                .remove(&(call_id.clone(), tag.to_owned()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Transport;
+    use crate::routing::DestinationKind;
+
+    fn dest() -> Destination {
+        Destination {
+            name: "gw".into(),
+            gateway: "192.0.2.201".into(),
+            port: None,
+            domain: None,
+            transport: Transport::Udp,
+            kind: DestinationKind::Proxy,
+            username: None,
+            auth_username: None,
+            password: None,
+            register: false,
+            register_expires: 3600,
+            options_ping: false,
+            capacity: None,
+            remove_prefix: String::new(),
+            add_prefix: String::new(),
+            media_encryption: false,
+            translation_profile: None,
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn credentials_need_a_user_and_a_password() {
+        let mut d = dest();
+        assert_eq!(credentials(&d), None);
+        d.password = Some("pw".into());
+        assert_eq!(credentials(&d), None, "no user");
+        d.username = Some("acct".into());
+        assert_eq!(credentials(&d), Some(("acct", "pw")));
+        d.auth_username = Some("auth".into());
+        assert_eq!(credentials(&d), Some(("auth", "pw")), "auth user wins");
+        d.password = None;
+        assert_eq!(credentials(&d), None);
+        d.password = Some("pw".into());
+        d.auth_username = Some(String::new());
+        assert_eq!(credentials(&d), None, "an empty user is no user");
+    }
+
+    #[test]
+    fn cseq_is_rewritten_and_the_rest_kept() {
+        let raw = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                   From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\n\
+                   CSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let m = Message::parse(bytes::Bytes::from(raw), &Limits::default()).expect("valid");
+        let back = with_cseq(&m, 1).expect("still valid");
+        assert_eq!(back.cseq().seq, 1);
+        assert_eq!(back.cseq().method, Method::Invite);
+        assert_eq!(back.to_tag(), Some("2"));
+        assert_eq!(back.raw().len(), raw.len());
+    }
+
+    #[test]
+    fn challenge_and_answer_headers() {
+        assert_eq!(
+            headers_for(401),
+            (HeaderName::WwwAuthenticate, HeaderName::Authorization)
+        );
+        assert_eq!(
+            headers_for(407),
+            (
+                HeaderName::ProxyAuthenticate,
+                HeaderName::ProxyAuthorization
+            )
+        );
+    }
+}
