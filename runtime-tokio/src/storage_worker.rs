@@ -11,18 +11,28 @@
 //! REGISTER's 200 until the binding it acknowledges is on disk (RFC 3261 §10.3
 //! "Save Registrations": a kill -9 loses no acknowledged binding). Batching
 //! still applies: one commit releases every barrier it covers.
+//!
+//! Writes nobody waits for (call records, log rows) are group-committed: they
+//! wait up to [`LINGER`] for more to share one transaction.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
+use std::time::Instant;
 use switchboard_storage::{Db, Op};
 
 /// Most writes waiting for the worker.
 const QUEUE: usize = 16_384;
 /// Most writes in one transaction.
 const BATCH: usize = 512;
+/// How long writes nobody waits for (call records, log rows) may wait for
+/// company before they are committed: one transaction per 50 ms instead of one
+/// per call (the storage thread was 17 % of the server's CPU per proxied call).
+/// Writes something waits for — saved bindings behind a held 200, a flush at
+/// shutdown — are committed at once.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Counters shared with the rest of the server.
 #[derive(Debug, Default)]
@@ -124,16 +134,34 @@ fn run(mut db: Db, rx: Receiver<Msg>, stats: Arc<StorageStats>, path: PathBuf) {
     let mut waiting: Vec<Waiter> = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
-        while let Some(m) = next.take() {
-            match m {
-                Msg::Op(op) => batch.push(*op),
-                Msg::Flush(done) => waiting.push(Waiter::Flush(done)),
-                Msg::Barrier(id, done) => waiting.push(Waiter::Barrier(id, done)),
+        let mut linger_until: Option<Instant> = None;
+        loop {
+            while let Some(m) = next.take() {
+                match m {
+                    Msg::Op(op) => batch.push(*op),
+                    Msg::Flush(done) => waiting.push(Waiter::Flush(done)),
+                    Msg::Barrier(id, done) => waiting.push(Waiter::Barrier(id, done)),
+                }
+                if batch.len() >= BATCH {
+                    break;
+                }
+                next = rx.try_recv().ok();
             }
-            if batch.len() >= BATCH {
+            if batch.len() >= BATCH || batch.is_empty() || !waiting.is_empty() {
                 break;
             }
-            next = rx.try_recv().ok();
+            // Nobody waits for these writes (call records, log rows): gather
+            // more for one transaction (group commit) instead of paying a WAL
+            // commit per call.
+            let until = *linger_until.get_or_insert_with(|| Instant::now() + LINGER);
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match rx.recv_timeout(left) {
+                Ok(m) => next = Some(m),
+                Err(_) => break,
+            }
         }
         if !batch.is_empty() {
             match db.apply(&batch) {
@@ -152,5 +180,55 @@ fn run(mut db: Db, rx: Receiver<Msg>, stats: Arc<StorageStats>, path: PathBuf) {
         for w in waiting.drain(..) {
             w.wake();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_storage::CallRecord;
+
+    fn record(i: usize) -> Op {
+        Op::InsertCallRecord(CallRecord {
+            call_id: format!("c{i}"),
+            caller: "101".into(),
+            callee: "102".into(),
+            start_ms: 1,
+            answer_ms: None,
+            end_ms: 2,
+            cause: "test".into(),
+            status: Some(486),
+        })
+    }
+
+    #[test]
+    fn lingering_writes_are_committed_and_a_flush_does_not_wait_for_the_linger() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sb.db");
+        let (tx, thread) = start(Db::open(&path).expect("open"));
+        // Three writes nobody waits for: committed once the linger is over.
+        for i in 0..3 {
+            tx.send(record(i));
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while tx.stats().applied.load(Ordering::Relaxed) < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "lingering writes never committed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // A burst then a flush: the flush returns with everything committed.
+        for i in 3..1_000 {
+            tx.send(record(i));
+        }
+        tx.flush();
+        assert_eq!(tx.stats().applied.load(Ordering::Relaxed), 1_000);
+        let db = Db::open(&path).expect("open");
+        assert_eq!(db.list_call_records(2_000, 0).expect("list").len(), 1_000);
+        drop(tx);
+        thread
+            .join()
+            .expect("the worker ends when its senders are gone");
     }
 }
