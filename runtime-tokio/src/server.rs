@@ -222,9 +222,6 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let ext_generation = db
         .extensions_generation()
         .map_err(|e| StartError(e.to_string()))?;
-    let extensions = db
-        .list_extensions()
-        .map_err(|e| StartError(e.to_string()))?;
     // Same order for routing: the generation first, then the content.
     let routing_generation = db
         .routing_generation()
@@ -283,15 +280,20 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let mut engine =
         Engine::new(cfg, start).map_err(|e| StartError(format!("invalid settings: {e}")))?;
     let mut stale_realm = 0;
-    for e in &extensions {
+    let mut fingerprints = std::collections::BTreeMap::new();
+    // Streamed from the database straight into the engine (no list of rows).
+    db.for_each_extension(|e| {
         if e.realm != domain {
             stale_realm += 1;
         }
-        if let Err(err) = engine.handle_command(start, Command::UpsertExtension(core_extension(e)))
+        fingerprints.insert(e.username.clone(), crate::reload::fingerprint(&e));
+        if let Err(err) = engine.handle_command(start, Command::UpsertExtension(core_extension(&e)))
         {
             tracing::warn!("extension {:?} skipped: {err}", e.username);
         }
-    }
+    })
+    .map_err(|e| StartError(e.to_string()))?;
+    let extension_count = fingerprints.len();
     if stale_realm > 0 {
         tracing::warn!(
             "{stale_realm} extensions have passwords set for another SIP domain than {domain}; they cannot authenticate until their passwords are set again (switchboard ext passwd)"
@@ -348,12 +350,9 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     tasks.push(tokio::spawn(crate::reload::watch_extensions(
         db_path.clone(),
         tx.clone(),
-        crate::reload::fingerprints(&extensions),
+        fingerprints,
         ext_generation,
     )));
-    // The engine holds its own (compact) copy; the rows read from the database go now.
-    let extension_count = extensions.len();
-    drop(extensions);
     tasks.push(tokio::spawn(crate::reload::watch_routing(
         db_path.clone(),
         tx.clone(),

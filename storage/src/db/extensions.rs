@@ -285,6 +285,21 @@ impl Db {
         })
     }
 
+    /// Calls `f` with every extension, by username, without collecting them:
+    /// loading 100,000 extensions at start-up must not hold a second copy of
+    /// them all (the allocator keeps such freed memory resident).
+    pub fn for_each_extension(&self, mut f: impl FnMut(Extension)) -> Result<(), StorageError> {
+        self.read(|c| {
+            let sql = format!("SELECT {COLUMNS} FROM extensions ORDER BY username");
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                f(from_row(row)?);
+            }
+            Ok(())
+        })
+    }
+
     /// How many extensions there are.
     pub fn extension_count(&self) -> Result<u64, StorageError> {
         self.read(|c| {
