@@ -66,6 +66,7 @@ pub async fn watch_extensions(
     };
     let mut known = loaded;
     let mut generation = generation;
+    let mut failed: Option<i64> = None;
     // None: compare the generation on the first tick whatever data_version says
     // (its baseline is this connection's first read, possibly after a change).
     let mut version: Option<i64> = None;
@@ -83,11 +84,16 @@ pub async fn watch_extensions(
         if g == generation {
             continue;
         }
-        generation = g;
         let now: BTreeMap<String, Extension> = match db.list_extensions() {
             Ok(v) => v.into_iter().map(|e| (e.username.clone(), e)).collect(),
             Err(e) => {
-                tracing::error!("cannot reload extensions: {e}");
+                // Retried on the next tick (the generation is not taken as seen);
+                // logged once per generation.
+                if failed != Some(g) {
+                    tracing::error!("cannot reload extensions: {e}; retrying");
+                }
+                failed = Some(g);
+                version = None;
                 continue;
             }
         };
@@ -107,6 +113,8 @@ pub async fn watch_extensions(
             .iter()
             .map(|(u, e)| (u.clone(), fingerprint(e)))
             .collect();
+        generation = g;
+        failed = None;
     }
 }
 
@@ -128,6 +136,7 @@ pub async fn watch_routing(
         }
     };
     let mut generation = generation;
+    let mut failed: Option<i64> = None;
     let mut version: Option<i64> = None;
     let mut tick = tokio::time::interval(POLL);
     loop {
@@ -143,16 +152,23 @@ pub async fn watch_routing(
         if g == generation {
             continue;
         }
-        generation = g;
         let cfg = match routing_config(&db, &settings) {
             Ok(cfg) => cfg,
             Err(e) => {
-                tracing::error!(
-                    "cannot reload the routing: {e}; the previous routing stays in force"
-                );
+                // Retried on the next tick (a transient read error must not
+                // lose the change); logged once per generation.
+                if failed != Some(g) {
+                    tracing::error!(
+                        "cannot reload the routing: {e}; the previous routing stays in force; retrying"
+                    );
+                }
+                failed = Some(g);
+                version = None;
                 continue;
             }
         };
+        generation = g;
+        failed = None;
         let summary = routing_summary(&cfg);
         match command(&tx, Command::ReplaceRouting(cfg)).await {
             Ok(()) => tracing::info!("{summary}"),

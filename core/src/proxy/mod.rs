@@ -293,9 +293,11 @@ impl Proxy {
             edit.strip_credentials = true;
         }
         // Who may have calls routed out: our own (authenticated when call
-        // authentication is on, which the check above enforced) and gateways.
+        // authentication is on, which the check above enforced). Gateways are
+        // trusted toward our extensions only: a source address can be spoofed
+        // over UDP, and routing their calls out again would be toll fraud.
         // Foreign callers never reach routes (no open relay).
-        let may_route = from_gateway || from_us;
+        let may_route = from_us && !from_gateway;
         if !initial && let (Some(ft), Some(tt)) = (msg.from_tag(), msg.to_tag()) {
             ctx.sessions
                 .note_in_dialog(msg.call_id(), ft, tt, msg.cseq().seq);

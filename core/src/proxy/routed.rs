@@ -105,11 +105,14 @@ impl Routed {
 }
 
 /// Does `status` from a destination send the call on to the next one?
+///
+/// A 6xx is a global failure: RFC 3261 §16.7 step 5 forbids new branches after
+/// one, so it fails over only when the operator asked for it
+/// (`routing.failover_on_decline`).
 pub fn fails_over(status: u16, on_decline: bool) -> bool {
     match status {
         408 | 500..=599 => true,
-        600 | 603 => on_decline,
-        604..=699 | 601 | 602 => true,
+        600..=699 => on_decline,
         _ => false,
     }
 }
@@ -290,11 +293,12 @@ impl Proxy {
         }
         // ENUM (RFC 6116) comes before the static routes. Its results lead
         // outside, so an extension without external calls does not get it.
+        // An extension tied to one external route never takes ENUM's either.
         let may_leave = caller.as_deref().is_none_or(|u| {
             ctx.registrar
                 .directory
                 .get(u)
-                .is_none_or(|e| e.allow_external)
+                .is_none_or(|e| e.allow_external && e.external_route.is_none())
         });
         let enum_job = if may_leave {
             self.start_enum(ctx, tx, &dialed)
@@ -361,9 +365,16 @@ impl Proxy {
             self.dns_waiters.remove(&job);
             r.serial.waiting = None;
         }
-        // Serial entries (a 3xx's Contacts, a destination's other addresses)
-        // are tried whatever the last answer was; the next route only after
-        // an answer that fails over.
+        // A destination's other addresses (RFC 3263 §4.3) are tried only after
+        // a timeout, a transport error or an answer that fails over: a 486 or
+        // a 404 from the first address must not ring the callee again.
+        if r.outcome.is_some_and(|s| !fails_over(s, on_decline)) {
+            while matches!(r.serial.pending.front(), Some(Pending::Target(_))) {
+                r.serial.pending.pop_front();
+            }
+        }
+        // A 3xx's Contacts and ENUM URIs are tried whatever the last answer
+        // was; the next route only after an answer that fails over.
         let go_on = alive
             && (!r.serial.pending.is_empty()
                 || r.outcome.is_none_or(|s| fails_over(s, on_decline)));
@@ -569,13 +580,16 @@ mod tests {
 
     #[test]
     fn failover_statuses() {
-        for s in [408, 500, 503, 504, 599, 604, 606] {
+        for s in [408, 500, 503, 504, 599] {
             assert!(fails_over(s, false), "{s}");
         }
-        for s in [300, 401, 404, 407, 480, 486, 487, 600, 603] {
+        // 6xx: no new branches (RFC 3261 §16.7 step 5) unless the operator opts in.
+        for s in [300, 401, 404, 407, 480, 486, 487, 600, 603, 604, 606] {
             assert!(!fails_over(s, false), "{s}");
         }
-        assert!(fails_over(603, true) && fails_over(600, true));
+        for s in [600, 603, 604, 606] {
+            assert!(fails_over(s, true), "{s}");
+        }
     }
 
     #[test]
