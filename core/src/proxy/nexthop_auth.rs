@@ -173,7 +173,11 @@ impl Proxy {
         if shift == 0 {
             return response;
         }
+        // Only a dialog-creating INVITE's 2xx starts a dialog whose later
+        // requests need the shift (a MESSAGE or OPTIONS never gets a BYE, so
+        // recording it would only fill the table).
         if (200..300).contains(&status)
+            && response.cseq().method == crate::sip::Method::Invite
             && let Some(from_tag) = response.from_tag()
         {
             if self.dialog_shifts.len() >= MAX_DIALOG_SHIFTS {

@@ -510,6 +510,15 @@ impl Proxy {
         {
             self.router.release(d);
         }
+        // What was kept for the dialog goes with it: its maximum-duration
+        // deadline and its CSeq shift (next-hop authentication).
+        if let (Some(answered), Some(max)) = (s.answered, self.ext.max_session) {
+            self.ext
+                .session
+                .remove(&(answered + max, s.call_id.clone(), s.from_tag.clone()));
+        }
+        self.dialog_shifts
+            .remove(&(s.call_id.clone(), s.from_tag.clone()));
     }
 
     /// A request from a destination's gateway to an account we register
