@@ -73,6 +73,8 @@ pub struct EngineLoop {
     tx: mpsc::Sender<ToEngine>,
     udp: Vec<UdpPort>,
     recv_bufs: RecvBuffers,
+    /// Where the next readiness poll starts (round robin across UDP sockets).
+    next_port: usize,
     conns: BTreeMap<ConnId, ConnHandle>,
     table: Arc<ConnTable>,
     idle: Duration,
@@ -125,6 +127,7 @@ impl EngineLoop {
             tx,
             udp,
             recv_bufs: RecvBuffers::default(),
+            next_port: 0,
             conns: BTreeMap::new(),
             table,
             idle,
@@ -171,7 +174,8 @@ impl EngineLoop {
                     self.handle_queued(msg);
                     deadline = self.settle();
                 }
-                i = std::future::poll_fn(|cx| udp::poll_readable(&self.udp, cx)) => {
+                i = std::future::poll_fn(|cx| udp::poll_readable(&self.udp, self.next_port, cx)) => {
+                    self.next_port = i + 1;
                     self.read_udp(i);
                     deadline = self.settle();
                 }
@@ -195,7 +199,8 @@ impl EngineLoop {
                     self.release(id);
                     deadline = self.settle();
                 }
-                i = std::future::poll_fn(|cx| udp::poll_readable(&self.udp, cx)) => {
+                i = std::future::poll_fn(|cx| udp::poll_readable(&self.udp, self.next_port, cx)) => {
+                    self.next_port = i + 1;
                     self.read_udp(i);
                     deadline = self.settle();
                 }

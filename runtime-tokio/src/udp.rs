@@ -172,11 +172,17 @@ fn to_std(a: SockaddrStorage) -> Option<SocketAddr> {
     a.as_sockaddr_in6().map(|v6| SocketAddr::from(*v6))
 }
 
-/// Polls every port for readability; ready with the index of the first that
-/// is. Never ready when there are no ports.
-pub fn poll_readable(ports: &[UdpPort], cx: &mut Context<'_>) -> Poll<usize> {
-    for (i, p) in ports.iter().enumerate() {
-        if p.sock.poll_recv_ready(cx).is_ready() {
+/// Polls every port for readability, starting at `first` (callers rotate it
+/// so a flood on one socket cannot starve the others); ready with the index of
+/// the first that is. Never ready when there are no ports.
+pub fn poll_readable(ports: &[UdpPort], first: usize, cx: &mut Context<'_>) -> Poll<usize> {
+    let n = ports.len();
+    for k in 0..n {
+        let i = (first + k) % n;
+        if ports
+            .get(i)
+            .is_some_and(|p| p.sock.poll_recv_ready(cx).is_ready())
+        {
             return Poll::Ready(i);
         }
     }
@@ -219,7 +225,7 @@ mod tests {
         let mut bufs = RecvBuffers::default();
         let mut got = Vec::new();
         while got.len() < 3 {
-            std::future::poll_fn(|cx| poll_readable(std::slice::from_ref(&a), cx)).await;
+            std::future::poll_fn(|cx| poll_readable(std::slice::from_ref(&a), 0, cx)).await;
             match recv_batch(&a, &mut bufs, |from, d| got.push((from, d.to_vec()))) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
