@@ -177,7 +177,17 @@ impl Proxy {
         }
         if let Some(p) = s.path.clone() {
             self.send_bye(ctx, call_id, &p.caller, reason);
-            self.send_bye(ctx, call_id, &p.callee, reason);
+            // The callee saw the caller's CSeqs shifted when we resent the
+            // INVITE with a destination's credentials (nexthop_auth.rs): its
+            // BYE must be above the INVITE it answered (RFC 3261 §12.2.2).
+            let shift = self
+                .dialog_shifts
+                .get(&(call_id.to_owned(), from_tag.to_owned()))
+                .copied()
+                .unwrap_or(0);
+            let mut callee = p.callee.clone();
+            callee.cseq = callee.cseq.saturating_add(shift);
+            self.send_bye(ctx, call_id, &callee, reason);
         }
         if let Some(ended) = ctx.sessions.end(call_id, from_tag, cause) {
             self.session_gone(&ended);
