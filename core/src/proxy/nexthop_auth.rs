@@ -112,6 +112,23 @@ impl Proxy {
         let (Some(method), Some(uri)) = (sent.method().cloned(), sent.request_uri()) else {
             return false;
         };
+        // Only a request addressed to the destination itself gets its
+        // credentials: a branch that follows a 3xx Contact or an ENUM result
+        // goes to whatever host that named, which must not be handed a digest
+        // made with the trunk's password.
+        let addressed_to_destination = crate::sip::Uri::parse(uri)
+            .ok()
+            .and_then(|u| u.as_sip().map(|s| s.host.to_string()))
+            .is_some_and(|host| {
+                let host = host.trim_matches(['[', ']']);
+                [Some(d.gateway.as_str()), d.domain.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .any(|h| h.trim_matches(['[', ']']).eq_ignore_ascii_case(host))
+            });
+        if !addressed_to_destination {
+            return false;
+        }
         let Some(seq) = sent.cseq().seq.checked_add(1).filter(|s| *s < 1 << 31) else {
             return false;
         };
