@@ -5,16 +5,23 @@
 #
 #     bash bench/sipp/run.sh                 # everything, ~15 min on 2 cores
 #     STEP_SECS=5 EXTRAS=0 bash bench/sipp/run.sh   # quicker, no start-up / 100k-contact runs
+#     STEP_SECS=2 EXTRAS=0 SCENARIOS=routed CALL_RATES="250 500" UPDATE_BENCHMARKS=0 \
+#         bash bench/sipp/run.sh                  # a smoke run of one scenario
 #
 # Targets, in this order, each on 127.0.0.1 with UDP:
 #   direct     sipp UAC -> sipp UAS, no server: the machine's ceiling
 #   switchboard  the release build of this repository (runtime-tokio, binary `switchboard`)
 #   kamailio   Debian's kamailio 5.6 with bench/sipp/kamailio.cfg (-x tlsf, htable credentials,
-#              children = nproc, usrloc in memory, tm, record-route)
+#              children = nproc, usrloc in memory, tm, record-route, a static prefix route for (c))
 # Scenarios:
 #   (a) register.xml  digest-authenticated REGISTER of USERS distinct users (injection CSV)
 #   (b) call_uac.xml / call_uas.xml  INVITE(407, ACK) INVITE/100/180/200/ACK/BYE/200 between two
 #       registered users, proxy-authenticated, record-routed, transaction-stateful
+#   (c) call_uac.xml / call_uas.xml  the same call to ROUTED_NUMBER (00…): a prefix route sends it
+#       to a sipp UAS "gateway" on GW_IP:GW_PORT with 00 replaced by + (Switchboard: `dest add`
+#       --remove-prefix 00 --add-prefix + and `route add 00`; Kamailio: strip(2), prefix("+"),
+#       rewritehostport, t_relay). The direct target has no (c): its ceiling is (b)'s.
+# SCENARIOS (default "register call routed") selects the scenarios stepped.
 # For each target and scenario the rate is stepped up (STEP_SECS seconds per step) until more
 # than 0.1 % of the calls fail or the rate is not sustained. Every step records the server's CPU
 # time (utime+stime of the server and all its processes/threads, /proc/<pid>/stat, before and
@@ -35,6 +42,8 @@ USERS=${USERS:-10000}
 BIG_USERS=${BIG_USERS:-100000}
 EXTRAS=${EXTRAS:-1}
 UPDATE_BENCHMARKS=${UPDATE_BENCHMARKS:-1}
+SCENARIOS=${SCENARIOS:-"register call routed"}
+ROUTED_RATES=${ROUTED_RATES:-$CALL_RATES}
 MAX_FAIL_PPM=${MAX_FAIL_PPM:-1000} # 0.1 %
 IP=127.0.0.1
 SB_PORT=${SB_PORT:-15060}
@@ -43,6 +52,11 @@ DIRECT_PORT=${DIRECT_PORT:-15080}
 UAS_PORT=${UAS_PORT:-15090}
 UAC_PORT=${UAC_PORT:-15091}
 REG_PORT=${REG_PORT:-15092}
+# (c)'s gateway: not on 127.0.0.1, because Switchboard trusts requests from a destination's
+# gateway address (no proxy challenge) and the callers are on 127.0.0.1
+GW_IP=${GW_IP:-127.0.0.2}
+GW_PORT=${GW_PORT:-15093}
+ROUTED_NUMBER=${ROUTED_NUMBER:-00442079460000}
 CALLER=10000 # first user; its password is pw10000
 CALLEE=10001
 BUFF=4194304 # sipp socket buffers (the kernel caps them at net.core.[rw]mem_max)
@@ -146,7 +160,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_pkgs[@]}" >&2
 fi
 command -v python3 >/dev/null || die "python3 is needed"
-for p in $SB_PORT $KAM_PORT $DIRECT_PORT $UAS_PORT $UAC_PORT $REG_PORT; do
+for p in $SB_PORT $KAM_PORT $DIRECT_PORT $UAS_PORT $UAC_PORT $REG_PORT $GW_PORT; do
     port_free "$p" || die "UDP port $p is in use (set *_PORT variables)"
 done
 
@@ -270,6 +284,7 @@ start_kamailio() { # $1 = dir
     mkdir -p "$dir/run"
     kamailio -f "$HERE/kamailio.cfg" -DD -E -x tlsf -m 256 -M 8 -n "$NCPU" \
         -l "udp:$IP:$KAM_PORT" -A "HTABLE_DB_URL=\"text://$dir/db\"" -A "BENCH_REALM=\"$IP\"" \
+        -A "BENCH_GW=\"$GW_IP:$GW_PORT\"" \
         -P "$dir/run/kamailio.pid" -Y "$dir/run" >"$dir/server.log" 2>&1 </dev/null &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -322,10 +337,10 @@ print(ok, fail, retr, f"{t1 - t0:.2f}")
 EOF
 }
 
-# Background sipp UAS on $1 with scenario $2; sets UAS_PID.
+# Background sipp UAS on $1 with scenario $2 (on address $4, default $IP); sets UAS_PID.
 start_uas() {
-    local port=$1 sf=$2 out=$3
-    sipp -sf "$HERE/$sf" -i "$IP" -p "$port" -mp $((port + 1000)) -t u1 -buff_size "$BUFF" -nostdin \
+    local port=$1 sf=$2 out=$3 ip=${4:-$IP}
+    sipp -sf "$HERE/$sf" -i "$ip" -p "$port" -mp $((port + 1000)) -t u1 -buff_size "$BUFF" -nostdin \
         -default_behaviors all -trace_err -error_file "$out.err.log" >"$out.screen.log" 2>&1 </dev/null &
     UAS_PID=$!
     PIDS+=("$UAS_PID")
@@ -343,16 +358,20 @@ register_one() { # $1 local port, $2 csv, $3 out prefix
 
 # Steps a scenario's rate up. Appends rows "target scenario rate ok fail retrans wall cpu_ticks"
 # to $WORK/steps.tsv and prints the highest passing rate (0 if none).
-step_up() { # $1 target, $2 scenario (register|call), $3 server pid (or "" for direct), $4 remote port
+step_up() { # $1 target, $2 scenario (register|call|routed), $3 server pid (or "" for direct), $4 remote port
     local target=$1 scen=$2 spid=$3 rport=$4 best=0 rate calls r ok fail retr wall c0 c1 ppm sustained
     local rates sf inf lport svc extra=()
-    if [ "$scen" = register ]; then
-        rates=$REG_RATES sf=register.xml inf=$WORK/users.csv lport=$REG_PORT svc=none
-    else
-        rates=$CALL_RATES sf=call_uac.xml inf=$WORK/caller.csv lport=$UAC_PORT svc=$CALLEE
+    [[ " $SCENARIOS " == *" $scen "* ]] || return 0
+    case $scen in
+        register) rates=$REG_RATES sf=register.xml inf=$WORK/users.csv lport=$REG_PORT svc=none ;;
+        call) rates=$CALL_RATES sf=call_uac.xml inf=$WORK/caller.csv lport=$UAC_PORT svc=$CALLEE ;;
+        routed) rates=$ROUTED_RATES sf=call_uac.xml inf=$WORK/caller.csv lport=$UAC_PORT svc=$ROUTED_NUMBER ;;
+        *) die "unknown scenario $scen" ;;
+    esac
+    if [ "$scen" != register ]; then
         # sipp's digest uri defaults to sip:<remote ip>:<port>; it must be the Request-URI
         # (RFC 2617 §3.2.2.5; Switchboard checks it, Kamailio does not)
-        extra=(-auth_uri "$CALLEE@$IP:$rport")
+        extra=(-auth_uri "$svc@$IP:$rport")
     fi
     for rate in $rates; do
         calls=$((rate * STEP_SECS))
@@ -399,12 +418,21 @@ log "== switchboard"
 SBD=$WORK/switchboard
 sb_settings "$SBD" false
 sb_provision "$SBD" "$USERS"
+# (c): a destination for the gateway that turns 00 into +, and the route for 00 (the routing
+# table is loaded at start; a running server would pick changes up within a second)
+"$SB_BIN" -c "$SBD/switchboard.toml" dest add gateway --gateway "$GW_IP" --port "$GW_PORT" \
+    --remove-prefix 00 --add-prefix + >"$SBD/routing.log" 2>&1 &&
+    "$SB_BIN" -c "$SBD/switchboard.toml" route add 00 gateway >>"$SBD/routing.log" 2>&1 ||
+    { cat "$SBD/routing.log" >&2; die "dest/route add failed"; }
 start_switchboard "$SBD"
 step_up switchboard register "$SERVER_PID" "$SERVER_PORT"
 register_one "$UAS_PORT" "$WORK/callee.csv" "$WORK/switchboard.reg-callee"
 register_one "$UAC_PORT" "$WORK/caller.csv" "$WORK/switchboard.reg-caller"
 start_uas "$UAS_PORT" call_uas.xml "$WORK/switchboard.call-uas"
 step_up switchboard call "$SERVER_PID" "$SERVER_PORT"
+stop_pid "$UAS_PID"
+start_uas "$GW_PORT" call_uas.xml "$WORK/switchboard.gw-uas" "$GW_IP"
+step_up switchboard routed "$SERVER_PID" "$SERVER_PORT"
 printf 'switchboard\t%s\t%s\t%s\t%s\n' "$(hwm_kib "$SERVER_PID")" "$(rss_kib "$SERVER_PID")" \
     "$(pss_kib "$SERVER_PID")" "$(nprocs "$SERVER_PID")" >>"$WORK/mem.tsv"
 stop_pid "$UAS_PID"
@@ -420,6 +448,9 @@ register_one "$UAS_PORT" "$WORK/callee.csv" "$WORK/kamailio.reg-callee"
 register_one "$UAC_PORT" "$WORK/caller.csv" "$WORK/kamailio.reg-caller"
 start_uas "$UAS_PORT" call_uas.xml "$WORK/kamailio.call-uas"
 step_up kamailio call "$SERVER_PID" "$SERVER_PORT"
+stop_pid "$UAS_PID"
+start_uas "$GW_PORT" call_uas.xml "$WORK/kamailio.gw-uas" "$GW_IP"
+step_up kamailio routed "$SERVER_PID" "$SERVER_PORT"
 printf 'kamailio\t%s\t%s\t%s\t%s\n' "$(hwm_kib "$SERVER_PID")" "$(rss_kib "$SERVER_PID")" \
     "$(pss_kib "$SERVER_PID")" "$(nprocs "$SERVER_PID")" >>"$WORK/mem.tsv"
 stop_pid "$UAS_PID"

@@ -13,22 +13,32 @@
 #                       with register=yes) to Kamailio as an upstream registrar with
 #                       digest (issue 4); kamailio_upstream_unregister: the graceful
 #                       stop un-REGISTERs it (Expires: 0)
+#   route_prefix_failover  destinations and a prefix route added with `switchboard dest/route
+#                       add` while the server runs; a registered extension dials 0044…: the
+#                       first sipp "carrier gateway" answers 503, the call fails over to the
+#                       second with Request-URI +44… and completes with BYE (issue 4)
+#   dns_srv_and_enum    with dnsmasq as the DNS server: a destination named by host only is
+#                       reached through its SRV record (RFC 3263), and a number with an ENUM
+#                       NAPTR (RFC 6116) is answered 302 with the NAPTR's SIP URI as Contact
 #
-# usage: bash tests/interop/run.sh        (from anywhere; needs sipp, baresip, python3)
+# usage: bash tests/interop/run.sh        (from anywhere; needs sipp, baresip, python3,
+#        kamailio, dnsmasq)
 # env:   SWITCHBOARD_BIN (default: $CARGO_TARGET_DIR or target, /debug/switchboard;
 #        built with `cargo build -p switchboard` when missing), INTEROP_PORT (5070),
-#        INTEROP_KEEP=1 keeps the temporary directory for inspection.
+#        INTEROP_DNS_PORT (53530, dnsmasq on 127.0.0.1), INTEROP_KEEP=1 keeps the
+#        temporary directory for inspection.
 # Prints one line per test and, last, "N passed, M failed"; exits 1 if any failed.
 # Every wait is bounded; everything started here is stopped on exit.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/tests/interop
 PORT=${INTEROP_PORT:-5070}
+DNS_PORT=${INTEROP_DNS_PORT:-53530}
 REG=127.0.0.1:$PORT
 BIN=${SWITCHBOARD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/switchboard}
 STARTED=$(date +%s)
 
-for tool in sipp baresip python3 kamailio; do
+for tool in sipp baresip python3 kamailio dnsmasq; do
   command -v "$tool" > /dev/null || { echo "interop: $tool is not installed (see .ci/run)" >&2; exit 1; }
 done
 if [ ! -x "$BIN" ]; then
@@ -103,6 +113,9 @@ listen = ["127.0.0.1"]
 sip_port = $PORT
 transport = "udp+tcp"
 save_registrations = true
+# The routing cases: dnsmasq below answers SRV for gw.test and ENUM under e164.arpa.
+dns_servers = ["127.0.0.1:$DNS_PORT"]
+enum_enabled = true
 
 [security]
 # sipp 3.6 and baresip 1.0 (Debian 12) give up on a SHA-256 challenge instead of
@@ -123,6 +136,7 @@ EOF2
   echo "2001,pw2001,sipp callee"
   echo "3001,pw3001,baresip caller"
   echo "3002,pw3002,baresip callee"
+  echo "2003,pw2003,routing caller"
 } > "$T/extensions.csv"
 "$BIN" -c "$T/switchboard.toml" ext import "$T/extensions.csv" || { echo "interop: ext import failed"; exit 1; }
 
@@ -136,6 +150,20 @@ pids+=("$!")
 echo secret | "$BIN" -c "$T/switchboard.toml" dest add upstream --gateway 127.0.0.2 --port 5085 \
   --username trunk1 --password-stdin --register --expires 60 > /dev/null ||
   { echo "interop: dest add failed"; exit 1; }
+
+# DNS for the routing cases (issue 4): only names under test. and e164.arpa. exist
+# (everything else there is NXDOMAIN, nothing is forwarded): gw.test has an SRV record
+# for SIP over UDP only (no NAPTR: RFC 3263 §4.1 falls back to SRV), and the ENUM name of
+# +15550123 a NAPTR E2U+sip. Every other number's ENUM lookup is a quick miss.
+dnsmasq --keep-in-foreground --log-facility=- --log-queries --conf-file=/dev/null \
+  --no-resolv --no-hosts --no-poll --port="$DNS_PORT" --listen-address=127.0.0.1 \
+  --bind-interfaces --pid-file="$T/dnsmasq.pid" --local=/test/ --local=/e164.arpa/ \
+  --host-record=sip.gw.test,127.0.0.3 \
+  --srv-host=_sip._udp.gw.test,sip.gw.test,5099,0,0 \
+  '--naptr-record=3.2.1.0.5.5.5.1.e164.arpa,100,10,U,E2U+sip,!^.*$!sip:alice@enum.test!' \
+  > "$T/dnsmasq.log" 2>&1 < /dev/null &
+DNSMASQ=$!
+pids+=("$DNSMASQ")
 
 # Create the output files first: `tail -f` below must not race the redirection.
 : > "$T/server.out"; : > "$T/server.err"
@@ -222,11 +250,103 @@ t_kamailio_upstream_unregister() {
     grep -a 'upstream registration to upstream: Unregistered' "$T/server.err"
 }
 
+# sb ARGS...: the switchboard CLI on the suite's settings (database shared with the server).
+sb() { "$BIN" -c "$T/switchboard.toml" "$@"; }
+
+# wait_after FILE N PATTERN SECS: until a line after the first N lines of FILE matches
+# PATTERN (a line this test caused, not an earlier one).
+wait_after() {
+  for _ in $(seq 1 $(($4 * 10))); do
+    tail -n +$(($2 + 1)) "$1" | grep -a -q -E "$3" && return 0; sleep 0.1
+  done
+  echo "no new line matching '$3' in $1 after $4 s; its tail:"; tail -8 "$1"; return 1
+}
+
+# gateway NAME IP PORT SCENARIO: a sipp UAS ("carrier gateway") for one call on IP:PORT,
+# every message it sends or receives traced to $T/NAME.msg; sets GW_PID once its socket is up.
+gateway() {
+  (cd "$T" && exec timeout 30 sipp -sf "$HERE/sipp/$4" -i "$2" -p "$3" -m 1 -nostdin \
+    -trace_msg -message_file "$T/$1.msg" -trace_err -error_file "$T/$1.errors" \
+    > "$T/$1.sipp" 2>&1) &
+  GW_PID=$!
+  pids+=("$GW_PID")
+  for _ in $(seq 1 50); do ss -Hlnu "src $2:$3" | grep -q . && return 0; sleep 0.1; done
+  echo "gateway $1 is not listening on $2:$3"; return 1
+}
+
+# A registered extension (added here, --allow-external) dials 0044…; route 00 hunts two
+# destinations that strip 00 and add +: carrier-a answers 503, carrier-b answers, the BYE
+# goes to carrier-b along the Record-Route.
+t_route_prefix_failover() {
+  local n0 dial=00442079460000 g1 g2 rc1 rc2
+  n0=$(wc -l < "$T/server.err")
+  sb dest add carrier-a --gateway 127.0.0.3 --port 5096 --remove-prefix 00 --add-prefix + &&
+    sb dest add carrier-b --gateway 127.0.0.4 --port 5097 --remove-prefix 00 --add-prefix + &&
+    sb route add 00 carrier-a && sb route add 00 carrier-b &&
+    echo pw2002 | sb ext add 2002 --password-stdin --allow-external || return 1
+  # The running server picks all of it up (it polls the database twice a second).
+  wait_after "$T/server.err" "$n0" 'routing: 3 destinations, 2 routes in force' 5 &&
+    wait_after "$T/server.err" "$n0" 'extension 2002 changed' 5 || return 1
+  gateway carrier-a 127.0.0.3 5096 gw_503.xml || return 1
+  g1=$GW_PID
+  gateway carrier-b 127.0.0.4 5097 uas.xml || return 1
+  g2=$GW_PID
+  register_one 2002 pw2002 5098 || return 1
+  printf 'SEQUENTIAL\n2002;[authentication username=2002 password=pw2002];%s\n' "$dial" \
+    > "$T/failover.csv"
+  sipp_run route_failover -sf "$HERE/sipp/uac_auth.xml" -inf "$T/failover.csv" \
+    -auth_uri "$dial@$REG" -m 1 -p 5098 || return 1
+  sipp_stats "$T/route_failover.sipp" 1 || return 1
+  wait "$g1"; rc1=$?
+  wait "$g2"; rc2=$?
+  echo "carrier-a (503) exited $rc1, carrier-b (200) exited $rc2; the INVITEs they got:"
+  grep -a -h '^INVITE ' "$T/carrier-a.msg" "$T/carrier-b.msg" | sort -u
+  grep -a -q -E '^INVITE sip:\+442079460000@127\.0\.0\.3:5096 SIP/2\.0' "$T/carrier-a.msg" &&
+    grep -a -q -E '^INVITE sip:\+442079460000@127\.0\.0\.4:5097 SIP/2\.0' "$T/carrier-b.msg" &&
+    grep -a -q '^BYE ' "$T/carrier-b.msg" && [ "$rc1" = 0 ] && [ "$rc2" = 0 ] || return 1
+  # ENUM is on, but 0044… is a dialing form, not E.164: no NAPTR lookup delays it.
+  if grep -a -E 'query\[NAPTR\] [0-9.]*\.0\.0\.e164\.arpa' "$T/dnsmasq.log"; then
+    echo "the 00 number was looked up in ENUM"; return 1
+  fi
+}
+
+# dnsmasq (started with the server) serves SRV for gw.test and an ENUM NAPTR for +15550123.
+t_dns_srv_and_enum() {
+  local n0 g rc
+  kill -0 "$DNSMASQ" 2> /dev/null || { echo "dnsmasq is not running:"; tail -5 "$T/dnsmasq.log"; return 1; }
+  # (i) a destination named by host only: NAPTR (none) → SRV _sip._udp.gw.test → 127.0.0.3:5099.
+  n0=$(wc -l < "$T/server.err")
+  sb dest add dns-carrier --gateway gw.test && sb route add 77 dns-carrier || return 1
+  wait_after "$T/server.err" "$n0" 'routing: 4 destinations, 3 routes in force' 5 || return 1
+  gateway dns-carrier 127.0.0.3 5099 uas.xml || return 1
+  g=$GW_PID
+  printf 'SEQUENTIAL\n2003;[authentication username=2003 password=pw2003];771234\n' > "$T/srv.csv"
+  sipp_run dns_srv -sf "$HERE/sipp/uac_auth.xml" -inf "$T/srv.csv" -auth_uri "771234@$REG" \
+    -m 1 -p 5088 || return 1
+  sipp_stats "$T/dns_srv.sipp" 1 || return 1
+  wait "$g"; rc=$?
+  echo "dns-carrier exited $rc; it got: $(grep -a -m1 '^INVITE ' "$T/dns-carrier.msg")"
+  grep -a -q -E '^INVITE sip:771234@gw\.test SIP/2\.0' "$T/dns-carrier.msg" && [ "$rc" = 0 ] ||
+    return 1
+  grep -a -q 'query\[SRV\] _sip._udp.gw.test' "$T/dnsmasq.log" || { echo "no SRV query"; return 1; }
+  # (ii) ENUM: +15550123 has a NAPTR !^.*$!sip:alice@enum.test! → 302 with that Contact.
+  printf 'SEQUENTIAL\n2003;[authentication username=2003 password=pw2003];+15550123\n' \
+    > "$T/enum.csv"
+  sipp_run enum_302 -sf "$HERE/sipp/uac_auth_302.xml" -inf "$T/enum.csv" \
+    -auth_uri "+15550123@$REG" -m 1 -p 5087 -trace_msg -message_file "$T/enum_302.msg" ||
+    return 1
+  sipp_stats "$T/enum_302.sipp" 1 || return 1
+  echo "the 302's Contact: $(grep -a -A12 '^SIP/2.0 302' "$T/enum_302.msg" | grep -a -i -m1 '^Contact')"
+  grep -a -A12 '^SIP/2.0 302' "$T/enum_302.msg" | grep -a -q -i -E '^Contact: *<sip:alice@enum\.test>'
+}
+
 run_test sipp_register_1000 t_sipp_register_1000
 run_test sipp_register_tcp t_sipp_register_tcp
 run_test sipp_calls_200 t_sipp_calls_200
 run_test baresip_call t_baresip_call
 run_test kamailio_upstream_register t_kamailio_upstream_register
+run_test route_prefix_failover t_route_prefix_failover
+run_test dns_srv_and_enum t_dns_srv_and_enum
 run_test server_shutdown t_server_shutdown
 run_test kamailio_upstream_unregister t_kamailio_upstream_unregister
 

@@ -3,7 +3,10 @@
 //! - Which numbers: `+` followed by 1–15 digits, or 8–15 digits without `+`
 //!   (shorter plain digit strings are extensions and short codes, not
 //!   international numbers). Visual separators are not accepted: the dialed
-//!   number is already what the phone sent.
+//!   number is already what the phone sent. A number whose first digit is 0
+//!   is a dialing form (`00` international or `0` national prefix), not
+//!   E.164: no ITU-T E.164 country code starts with 0, so
+//!   `0044…` is not looked up as `+0044…` (a name that cannot exist).
 //! - The owner name (RFC 6116 §2.4): the digits reversed, one label each,
 //!   under the suffix (`+44 20 7946 0000` → `0.0.0.0.6.4.9.7.0.2.4.4.e164.arpa`).
 //! - The records: NAPTR with flag `u` and service `E2U+sip` (RFC 3764; the
@@ -38,7 +41,7 @@ pub fn e164(dialed: &str) -> Option<(&str, String)> {
     } else {
         (8..=15).contains(&n)
     };
-    if !ok_len || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if !ok_len || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
         return None;
     }
     Some((digits, format!("+{digits}")))
@@ -222,6 +225,11 @@ mod tests {
             "+44-20",
             "12a45678",
             "++1",
+            // dialing forms, not E.164 (no country code starts with 0)
+            "00442079460000",
+            "02079460000",
+            "+0442079460000",
+            "+0",
         ] {
             assert_eq!(e164(bad), None, "{bad:?}");
         }
