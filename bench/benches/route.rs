@@ -23,13 +23,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use switchboard_bench::sim::{self, Net, response_to};
 use switchboard_bench::{bench, budget, header};
+use switchboard_core::Command;
 use switchboard_core::auth::Ha1Set;
 use switchboard_core::registrar::Extension;
 use switchboard_core::routing::{
-    Destination, DestinationKind, Prefix, Route, RoutingConfig, RoutingTable, Selection,
+    Destination, Prefix, Route, RoutingConfig, RoutingTable, Selection,
 };
 use switchboard_core::sip::{HeaderName, Message, Method};
-use switchboard_core::{Command, Transport};
 
 /// Registered extensions (callers; half are callees in the extension case).
 const EXTENSIONS: u32 = 200;
@@ -50,26 +50,7 @@ fn gateway_addr(i: u32) -> SocketAddr {
 }
 
 fn destination(i: u32) -> Destination {
-    Destination {
-        name: format!("gw{i}"),
-        gateway: gateway_addr(i).ip().to_string(),
-        port: None,
-        domain: None,
-        transport: Transport::Udp,
-        kind: DestinationKind::Proxy,
-        username: None,
-        auth_username: None,
-        password: None,
-        register: false,
-        register_expires: 3600,
-        options_ping: false,
-        capacity: None,
-        remove_prefix: String::new(),
-        add_prefix: String::new(),
-        media_encryption: false,
-        translation_profile: None,
-        enabled: true,
-    }
+    Destination::new(format!("gw{i}"), gateway_addr(i).ip().to_string())
 }
 
 /// The `k`-th six-digit prefix of the many-routes table (distinct for k < 10^6/7).

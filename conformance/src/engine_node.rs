@@ -123,24 +123,10 @@ fn destination(v: &str) -> Destination {
         _ => bad("kind is proxy, ua or extension"),
     };
     let mut d = Destination {
-        name,
-        gateway,
         port,
-        domain: None,
         transport,
         kind,
-        username: None,
-        auth_username: None,
-        password: None,
-        register: false,
-        register_expires: 3600,
-        options_ping: false,
-        capacity: None,
-        remove_prefix: String::new(),
-        add_prefix: String::new(),
-        media_encryption: false,
-        translation_profile: None,
-        enabled: true,
+        ..Destination::new(name, gateway)
     };
     for opt in parts {
         match opt.split_once('=') {

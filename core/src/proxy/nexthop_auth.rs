@@ -236,30 +236,9 @@ impl Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Transport;
-    use crate::routing::DestinationKind;
 
     fn dest() -> Destination {
-        Destination {
-            name: "gw".into(),
-            gateway: "192.0.2.201".into(),
-            port: None,
-            domain: None,
-            transport: Transport::Udp,
-            kind: DestinationKind::Proxy,
-            username: None,
-            auth_username: None,
-            password: None,
-            register: false,
-            register_expires: 3600,
-            options_ping: false,
-            capacity: None,
-            remove_prefix: String::new(),
-            add_prefix: String::new(),
-            media_encryption: false,
-            translation_profile: None,
-            enabled: true,
-        }
+        Destination::new("gw", "192.0.2.201")
     }
 
     #[test]

@@ -565,26 +565,7 @@ mod tests {
     use crate::Transport;
 
     fn dest(gateway: &str) -> Destination {
-        Destination {
-            name: "gw".into(),
-            gateway: gateway.into(),
-            port: None,
-            domain: None,
-            transport: Transport::Udp,
-            kind: DestinationKind::Proxy,
-            username: None,
-            auth_username: None,
-            password: None,
-            register: false,
-            register_expires: 3600,
-            options_ping: false,
-            capacity: None,
-            remove_prefix: String::new(),
-            add_prefix: String::new(),
-            media_encryption: false,
-            translation_profile: None,
-            enabled: true,
-        }
+        Destination::new("gw", gateway)
     }
 
     #[test]

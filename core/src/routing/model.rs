@@ -59,6 +59,34 @@ pub struct Destination {
     pub enabled: bool,
 }
 
+impl Destination {
+    /// A destination as `switchboard dest add NAME --gateway HOST` creates it:
+    /// enabled, Proxy over UDP, the transport's port, no account, no
+    /// registration, no pings, unlimited capacity, no number rewriting.
+    pub fn new(name: impl Into<String>, gateway: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            gateway: gateway.into(),
+            port: None,
+            domain: None,
+            transport: Transport::Udp,
+            kind: DestinationKind::Proxy,
+            username: None,
+            auth_username: None,
+            password: None,
+            register: false,
+            register_expires: 3600,
+            options_ping: false,
+            capacity: None,
+            remove_prefix: String::new(),
+            add_prefix: String::new(),
+            media_encryption: false,
+            translation_profile: None,
+            enabled: true,
+        }
+    }
+}
+
 /// What a route matches.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Prefix {

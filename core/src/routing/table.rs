@@ -389,31 +389,11 @@ impl RoutingTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Transport;
-    use crate::routing::model::{DestinationKind, Route};
+    use crate::routing::model::Route;
     use crate::routing::validate::validate_prefix;
 
     fn dest(name: &str) -> Destination {
-        Destination {
-            name: name.into(),
-            gateway: "192.0.2.10".into(),
-            port: None,
-            domain: None,
-            transport: Transport::Udp,
-            kind: DestinationKind::Proxy,
-            username: None,
-            auth_username: None,
-            password: None,
-            register: false,
-            register_expires: 3600,
-            options_ping: false,
-            capacity: None,
-            remove_prefix: String::new(),
-            add_prefix: String::new(),
-            media_encryption: false,
-            translation_profile: None,
-            enabled: true,
-        }
+        Destination::new(name, "192.0.2.10")
     }
 
     fn route(prefix: &str, d: &str, order: u32) -> Route {

@@ -188,30 +188,9 @@ impl RoutingConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Transport;
-    use crate::routing::model::DestinationKind;
 
     fn dest(name: &str) -> Destination {
-        Destination {
-            name: name.into(),
-            gateway: "192.0.2.10".into(),
-            port: None,
-            domain: None,
-            transport: Transport::Udp,
-            kind: DestinationKind::Proxy,
-            username: None,
-            auth_username: None,
-            password: None,
-            register: false,
-            register_expires: 3600,
-            options_ping: false,
-            capacity: None,
-            remove_prefix: String::new(),
-            add_prefix: String::new(),
-            media_encryption: false,
-            translation_profile: None,
-            enabled: true,
-        }
+        Destination::new(name, "192.0.2.10")
     }
 
     fn route(prefix: &str, dest: &str) -> Route {
@@ -332,29 +311,13 @@ mod tests {
 #[cfg(test)]
 mod engine_tests {
     use super::*;
-    use crate::routing::model::{Destination, DestinationKind, Route};
+    use crate::routing::model::{Destination, Route};
     use crate::{Command, Config, Engine, Listener, Transport};
 
     fn dest(name: &str) -> Destination {
         Destination {
-            name: name.into(),
-            gateway: "gw.example.net".into(),
             port: Some(5080),
-            domain: None,
-            transport: Transport::Udp,
-            kind: DestinationKind::Proxy,
-            username: None,
-            auth_username: None,
-            password: None,
-            register: false,
-            register_expires: 3600,
-            options_ping: false,
-            capacity: None,
-            remove_prefix: String::new(),
-            add_prefix: String::new(),
-            media_encryption: false,
-            translation_profile: None,
-            enabled: true,
+            ..Destination::new(name, "gw.example.net")
         }
     }
 
