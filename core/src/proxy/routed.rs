@@ -416,6 +416,17 @@ impl Proxy {
             }
             if let Some(h) = r.current.take() {
                 self.router.release(&h.name);
+                // The operator's trace of a failover (who failed, and how).
+                let how = r
+                    .outcome
+                    .map_or_else(|| "no answer".to_owned(), |st| format!("{st}"));
+                self.events.push_back(Event::Log {
+                    level: LogLevel::Session,
+                    message: format!(
+                        "routing {}: destination {} failed ({how})",
+                        r.dialed, h.name
+                    ),
+                });
             }
             let Some(&cand) = r.candidates.get(r.next) else {
                 break;
@@ -455,6 +466,10 @@ impl Proxy {
                 continue;
             }
             self.router.acquire(cand.destination);
+            self.events.push_back(Event::Log {
+                level: LogLevel::Session,
+                message: format!("routing {}: destination {}", r.dialed, d.name),
+            });
             r.current = Some(Held {
                 name: d.name.clone(),
             });
