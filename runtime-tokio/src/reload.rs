@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use switchboard_core::Command;
 use switchboard_storage::settings::Routing as RoutingSettings;
-use switchboard_storage::{Db, Extension};
+use switchboard_storage::{Db, Extension, StorageError};
 use tokio::sync::mpsc;
 
 /// How often the database is checked.
@@ -48,6 +48,56 @@ pub fn fingerprints(extensions: &[Extension]) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// Change detection shared by the watchers: `PRAGMA data_version` first (cheap,
+/// moves on any commit), then the watcher's own generation counter; a change
+/// that failed to load is retried on the next tick and reported once.
+struct Changes {
+    /// The data version last looked at; `None` compares the generation on the
+    /// next tick whatever data_version says (its baseline is this
+    /// connection's first read, possibly after a change).
+    version: Option<i64>,
+    /// The generation in force.
+    generation: i64,
+    /// A generation that failed to load (already reported).
+    failed: Option<i64>,
+}
+
+impl Changes {
+    fn new(generation: i64) -> Self {
+        Self {
+            version: None,
+            generation,
+            failed: None,
+        }
+    }
+
+    /// The new generation, if the database moved past the one in force.
+    fn poll(
+        &mut self,
+        db: &Db,
+        generation: impl Fn(&Db) -> Result<i64, StorageError>,
+    ) -> Option<i64> {
+        let v = db.data_version().ok()?;
+        if self.version == Some(v) {
+            return None;
+        }
+        self.version = Some(v);
+        generation(db).ok().filter(|g| *g != self.generation)
+    }
+
+    /// `g` is in force.
+    fn loaded(&mut self, g: i64) {
+        self.generation = g;
+        self.failed = None;
+    }
+
+    /// `g` could not be loaded: retry next tick; true the first time (report it).
+    fn failed(&mut self, g: i64) -> bool {
+        self.version = None;
+        self.failed.replace(g) != Some(g)
+    }
+}
+
 /// Watches the database at `path` and sends extension changes to the engine.
 /// `loaded` fingerprints what the engine holds ([`fingerprints`]), read after
 /// the extensions generation counter gave `generation`.
@@ -65,35 +115,19 @@ pub async fn watch_extensions(
         }
     };
     let mut known = loaded;
-    let mut generation = generation;
-    let mut failed: Option<i64> = None;
-    // None: compare the generation on the first tick whatever data_version says
-    // (its baseline is this connection's first read, possibly after a change).
-    let mut version: Option<i64> = None;
+    let mut changes = Changes::new(generation);
     let mut tick = tokio::time::interval(POLL);
     loop {
         tick.tick().await;
-        let Ok(v) = db.data_version() else { continue };
-        if version == Some(v) {
-            continue;
-        }
-        version = Some(v);
-        let Ok(g) = db.extensions_generation() else {
+        let Some(g) = changes.poll(&db, Db::extensions_generation) else {
             continue;
         };
-        if g == generation {
-            continue;
-        }
         let now: BTreeMap<String, Extension> = match db.list_extensions() {
             Ok(v) => v.into_iter().map(|e| (e.username.clone(), e)).collect(),
             Err(e) => {
-                // Retried on the next tick (the generation is not taken as seen);
-                // logged once per generation.
-                if failed != Some(g) {
+                if changes.failed(g) {
                     tracing::error!("cannot reload extensions: {e}; retrying");
                 }
-                failed = Some(g);
-                version = None;
                 continue;
             }
         };
@@ -113,8 +147,7 @@ pub async fn watch_extensions(
             .iter()
             .map(|(u, e)| (u.clone(), fingerprint(e)))
             .collect();
-        generation = g;
-        failed = None;
+        changes.loaded(g);
     }
 }
 
@@ -135,40 +168,25 @@ pub async fn watch_routing(
             return;
         }
     };
-    let mut generation = generation;
-    let mut failed: Option<i64> = None;
-    let mut version: Option<i64> = None;
+    let mut changes = Changes::new(generation);
     let mut tick = tokio::time::interval(POLL);
     loop {
         tick.tick().await;
-        let Ok(v) = db.data_version() else { continue };
-        if version == Some(v) {
-            continue;
-        }
-        version = Some(v);
-        let Ok(g) = db.routing_generation() else {
+        let Some(g) = changes.poll(&db, Db::routing_generation) else {
             continue;
         };
-        if g == generation {
-            continue;
-        }
         let cfg = match routing_config(&db, &settings) {
             Ok(cfg) => cfg,
             Err(e) => {
-                // Retried on the next tick (a transient read error must not
-                // lose the change); logged once per generation.
-                if failed != Some(g) {
+                if changes.failed(g) {
                     tracing::error!(
                         "cannot reload the routing: {e}; the previous routing stays in force; retrying"
                     );
                 }
-                failed = Some(g);
-                version = None;
                 continue;
             }
         };
-        generation = g;
-        failed = None;
+        changes.loaded(g);
         let summary = routing_summary(&cfg);
         match command(&tx, Command::ReplaceRouting(cfg)).await {
             Ok(()) => tracing::info!("{summary}"),
@@ -204,6 +222,31 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_change_is_seen_once_and_a_failed_load_is_retried_and_reported_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sb.db");
+        let mut db = Db::open(&path).expect("open");
+        let watcher = Db::open(&path).expect("open");
+        let mut c = Changes::new(watcher.extensions_generation().expect("generation"));
+        assert_eq!(
+            c.poll(&watcher, Db::extensions_generation),
+            None,
+            "nothing changed"
+        );
+        db.upsert_extension(&ext("101")).expect("add 101");
+        let g = c
+            .poll(&watcher, Db::extensions_generation)
+            .expect("the write is seen");
+        // The load fails: reported the first time only, and polled again.
+        assert!(c.failed(g));
+        assert_eq!(c.poll(&watcher, Db::extensions_generation), Some(g));
+        assert!(!c.failed(g), "the same failure is not reported twice");
+        assert_eq!(c.poll(&watcher, Db::extensions_generation), Some(g));
+        c.loaded(g);
+        assert_eq!(c.poll(&watcher, Db::extensions_generation), None);
+    }
+
     #[tokio::test]
     async fn a_change_between_load_and_watcher_start_is_sent() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -228,7 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_routing_change_is_sent_whole_with_the_settings() {
-        use switchboard_core::routing::{Destination, DestinationKind, Selection};
+        use switchboard_core::routing::{Destination, Selection};
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("sb.db");
         let mut db = Db::open(&path).expect("open");
@@ -240,24 +283,8 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         let task = tokio::spawn(watch_routing(path, tx, settings, generation));
         db.upsert_destination(&Destination {
-            name: "gw".into(),
-            gateway: "192.0.2.1".into(),
-            port: None,
-            domain: None,
-            transport: switchboard_core::Transport::Udp,
-            kind: DestinationKind::Proxy,
-            username: None,
-            auth_username: None,
             password: Some("pw".into()),
-            register: false,
-            register_expires: 3600,
-            options_ping: false,
-            capacity: None,
-            remove_prefix: String::new(),
-            add_prefix: String::new(),
-            media_encryption: false,
-            translation_profile: None,
-            enabled: true,
+            ..Destination::new("gw", "192.0.2.1")
         })
         .expect("add");
         let msg = tokio::time::timeout(Duration::from_secs(3), rx.recv())

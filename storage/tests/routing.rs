@@ -5,8 +5,7 @@
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use switchboard_core::Transport;
-use switchboard_core::routing::{Destination, DestinationKind, Prefix};
+use switchboard_core::routing::{Destination, Prefix};
 use switchboard_storage::{Db, Extension, KEY_FILE, SCHEMA_VERSION, StorageError};
 
 const PASSWORD: &str = "Tr0ub4dor-and-3-horses";
@@ -17,24 +16,9 @@ fn db_path(dir: &tempfile::TempDir) -> PathBuf {
 
 fn dest(name: &str, password: Option<&str>) -> Destination {
     Destination {
-        name: name.into(),
-        gateway: "sip.carrier.example".into(),
-        port: None,
-        domain: None,
-        transport: Transport::Udp,
-        kind: DestinationKind::Proxy,
         username: Some("acct-1".into()),
-        auth_username: None,
         password: password.map(Into::into),
-        register: false,
-        register_expires: 3600,
-        options_ping: false,
-        capacity: None,
-        remove_prefix: String::new(),
-        add_prefix: String::new(),
-        media_encryption: false,
-        translation_profile: None,
-        enabled: true,
+        ..Destination::new(name, "sip.carrier.example")
     }
 }
 

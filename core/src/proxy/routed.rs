@@ -69,12 +69,11 @@ pub(crate) struct Routed {
 }
 
 impl Routed {
-    /// A request that only recurses on 3xx (no routes): plain forks when
-    /// local 3xx processing is on.
-    pub(crate) fn for_redirects(edit: RouteEdit, hash: u64) -> Self {
+    /// A request routed among `candidates` for the number `dialed`.
+    fn new(dialed: String, candidates: Vec<Candidate>, edit: RouteEdit, hash: u64) -> Self {
         Self {
-            dialed: String::new(),
-            candidates: Vec::new(),
+            dialed,
+            candidates,
             next: 0,
             current: None,
             outcome: None,
@@ -83,6 +82,12 @@ impl Routed {
             exhausted: false,
             serial: Serial::default(),
         }
+    }
+
+    /// A request that only recurses on 3xx (no routes): plain forks when
+    /// local 3xx processing is on.
+    pub(crate) fn for_redirects(edit: RouteEdit, hash: u64) -> Self {
+        Self::new(String::new(), Vec::new(), edit, hash)
     }
 
     /// No route matched the number.
@@ -311,17 +316,7 @@ impl Proxy {
         let Some(mut c) = Context::for_request(ctx.now, msg) else {
             return;
         };
-        c.route = Some(Box::new(Routed {
-            dialed,
-            candidates,
-            next: 0,
-            current: None,
-            outcome: None,
-            edit,
-            hash,
-            exhausted: false,
-            serial: Serial::default(),
-        }));
+        c.route = Some(Box::new(Routed::new(dialed, candidates, edit, hash)));
         self.open_session(ctx, msg, &mut c);
         if let Some((job, waiter)) = enum_job {
             if let Some(r) = c.route.as_mut() {

@@ -4,7 +4,7 @@
 //! `registered` / `up` flags following registrations and pings.
 
 use super::RegState;
-use crate::routing::{Destination, DestinationKind, Route, RoutingConfig, validate_prefix};
+use crate::routing::{Destination, Route, RoutingConfig, validate_prefix};
 use crate::sip::{HeaderName, Limits, Message};
 use crate::{Command, Config, Engine, Event, Flow, Input, Listener, Output, Transport};
 use bytes::Bytes;
@@ -28,24 +28,12 @@ fn engine(now: Instant) -> Engine {
 fn upstream(register: bool, ping: bool) -> RoutingConfig {
     RoutingConfig {
         destinations: vec![Destination {
-            name: "up1".into(),
-            gateway: "192.0.2.210".into(),
-            port: None,
-            domain: None,
-            transport: Transport::Udp,
-            kind: DestinationKind::Proxy,
             username: Some("acct".into()),
-            auth_username: None,
             password: Some("pw".into()),
             register,
             register_expires: 600,
             options_ping: ping,
-            capacity: None,
-            remove_prefix: String::new(),
-            add_prefix: String::new(),
-            media_encryption: false,
-            translation_profile: None,
-            enabled: true,
+            ..Destination::new("up1", "192.0.2.210")
         }],
         routes: vec![Route {
             prefix: validate_prefix("9").expect("digits"),

@@ -257,28 +257,14 @@ pub(crate) enum Outcome<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routing::DestinationKind;
 
     pub(crate) fn dest(name: &str, gateway: &str) -> Destination {
         Destination {
-            name: name.into(),
-            gateway: gateway.into(),
-            port: None,
-            domain: None,
-            transport: crate::Transport::Udp,
-            kind: DestinationKind::Proxy,
             username: Some("acct".into()),
-            auth_username: None,
             password: Some("pw".into()),
             register: true,
             register_expires: 600,
-            options_ping: false,
-            capacity: None,
-            remove_prefix: String::new(),
-            add_prefix: String::new(),
-            media_encryption: false,
-            translation_profile: None,
-            enabled: true,
+            ..Destination::new(name, gateway)
         }
     }
 
