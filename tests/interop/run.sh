@@ -13,6 +13,11 @@
 #                       with register=yes) to Kamailio as an upstream registrar with
 #                       digest (issue 4); kamailio_upstream_unregister: the graceful
 #                       stop un-REGISTERs it (Expires: 0)
+#   kamailio_upstream_inbound_call  a sipp caller at the provider dials the registered
+#                       account with extension 2004 in To; Kamailio looks up the account's
+#                       location and relays the INVITE (record-routed) to the server, which
+#                       delivers it to the sipp phone registered as 2004; ACK and BYE pass
+#                       both proxies (issue 4)
 #   route_prefix_failover  destinations and a prefix route added with `switchboard dest/route
 #                       add` while the server runs; a registered extension dials 0044…: the
 #                       first sipp "carrier gateway" answers 503, the call fails over to the
@@ -340,11 +345,52 @@ t_dns_srv_and_enum() {
   grep -a -A12 '^SIP/2.0 302' "$T/enum_302.msg" | grep -a -q -i -E '^Contact: *<sip:alice@enum\.test>'
 }
 
+# A call from the upstream provider for the account registered there (trunk1): a sipp
+# caller sends INVITE sip:trunk1@127.0.0.2:5085 with To <sip:2004@…> (the dialed number,
+# as providers send it) to Kamailio, which looks up trunk1's location (the server's
+# Contact sip:trunk1@127.0.0.1:5070) and relays it, record-routed. The account is not an
+# extension, so the server delivers the call to the To user, extension 2004 (registered by
+# a sipp phone on 5084); the request comes from the destination's gateway address, so it
+# is not challenged. ACK and BYE go back along both Record-Routes.
+t_kamailio_upstream_inbound_call() {
+  local n0 g rc grc
+  n0=$(wc -l < "$T/server.err")
+  echo pw2004 | sb ext add 2004 --password-stdin || return 1
+  wait_after "$T/server.err" "$n0" 'extension 2004 changed' 5 || return 1
+  wait_for "$T/server.err" 'upstream registration to upstream: Registered \(200' 10 || return 1
+  register_one 2004 pw2004 5084 || return 1
+  gateway inbound-phone 127.0.0.1 5084 uas.xml || return 1
+  g=$GW_PID
+  printf 'SEQUENTIAL\ntrunk1;2004\n' > "$T/inbound.csv"
+  (cd "$T" && timeout 30 sipp 127.0.0.2:5085 -i 127.0.0.1 -p 5086 -nostdin \
+    -sf "$HERE/sipp/uac_inbound.xml" -inf "$T/inbound.csv" -m 1 \
+    -trace_msg -message_file "$T/inbound-caller.msg" -trace_err \
+    -error_file "$T/inbound-caller.errors" > "$T/inbound-caller.sipp" 2>&1)
+  rc=$?
+  wait "$g"; grc=$?
+  echo "caller sipp exited $rc, phone sipp exited $grc"
+  echo "kamailio: $(grep -a -c 'REQ ' "$T/kam.log") requests; $(grep -a 'RELAY INVITE' "$T/kam.log" | tail -1)"
+  echo "the phone got: $(grep -a -h -E '^(INVITE|ACK|BYE) ' "$T/inbound-phone.msg" | tr '\n' ' ')"
+  sipp_stats "$T/inbound-caller.sipp" 1 && sipp_stats "$T/inbound-phone.sipp" 1 &&
+    [ "$rc" = 0 ] && [ "$grc" = 0 ] || return 1
+  # Kamailio relayed to the server's registered Contact, and saw the ACK and the BYE.
+  grep -a -q 'RELAY INVITE to sip:trunk1@127.0.0.1:5070' "$T/kam.log" &&
+    grep -a -q -E 'REQ ACK sip:2004@127\.0\.0\.1:5084|REQ ACK sip:127\.0\.0\.1:5084' "$T/kam.log" &&
+    grep -a -q -E 'REQ BYE sip:(2004@)?127\.0\.0\.1:5084' "$T/kam.log" || {
+    echo "kamailio did not relay INVITE, ACK and BYE:"; grep -a -E 'REQ|RELAY' "$T/kam.log" | tail -8
+    return 1
+  }
+  # The phone got the call for 2004 at its registered contact, and its ACK and BYE.
+  grep -a -q -E '^INVITE sip:2004@127\.0\.0\.1:5084[ ;]' "$T/inbound-phone.msg" &&
+    grep -a -q '^ACK ' "$T/inbound-phone.msg" && grep -a -q '^BYE ' "$T/inbound-phone.msg"
+}
+
 run_test sipp_register_1000 t_sipp_register_1000
 run_test sipp_register_tcp t_sipp_register_tcp
 run_test sipp_calls_200 t_sipp_calls_200
 run_test baresip_call t_baresip_call
 run_test kamailio_upstream_register t_kamailio_upstream_register
+run_test kamailio_upstream_inbound_call t_kamailio_upstream_inbound_call
 run_test route_prefix_failover t_route_prefix_failover
 run_test dns_srv_and_enum t_dns_srv_and_enum
 run_test server_shutdown t_server_shutdown

@@ -10,6 +10,10 @@
 //!   handled as any final response (relayed to the caller, or failed over).
 //! - A destination without credentials (no `auth_username`/`username`, or no
 //!   password) gets its 401/407 relayed as before.
+//! - Only the destination itself gets them ([`addressed_to`]): a branch that
+//!   follows a 3xx Contact or an ENUM result to another host — named in the
+//!   URI's host or its `maddr` (§19.1.1), or reached at another address — has
+//!   its challenge relayed to the caller, never answered with the trunk's account.
 //! - §22.3 / §8.1.3.5: a request resent with credentials carries the next
 //!   CSeq number. The caller's transaction still has the old one, so the
 //!   proxy puts the caller's number back into the responses of that branch
@@ -20,8 +24,9 @@
 use super::{Ctx, Proxy, branch, forward};
 use crate::auth::{Secret, pick_challenge, respond};
 use crate::routing::Destination;
-use crate::sip::{HeaderName, Limits, Message, Method, Splice};
+use crate::sip::{HeaderName, Limits, Message, Method, Splice, Uri};
 use crate::transaction::TxId;
+use std::net::IpAddr;
 
 /// At most this many answered dialogs keep a CSeq shift (the oldest is
 /// forgotten past it, so a caller that never sends BYE cannot grow the map).
@@ -32,6 +37,51 @@ pub fn credentials(d: &Destination) -> Option<(&str, &str)> {
     let user = d.auth_username.as_deref().or(d.username.as_deref())?;
     let password = d.password.as_deref()?;
     (!user.is_empty()).then_some((user, password))
+}
+
+/// Is a request for `uri`, sent to address `remote`, addressed to destination
+/// `d`, so that a challenge to it may be answered with `d`'s credentials?
+///
+/// The host the request goes to — the URI's `maddr` when it has one (RFC 3261
+/// §19.1.1), else its host — must be `d`'s gateway or domain; and when the
+/// gateway is an IP address, the request must really have been sent there. A
+/// 3xx Contact or an ENUM result can name the gateway and still reach another
+/// host (a `maddr`, or a contact some user registered with us), which must not
+/// receive a digest made with the trunk's password.
+pub fn addressed_to(d: &Destination, uri: &str, remote: IpAddr) -> bool {
+    let Ok(parsed) = Uri::parse(uri) else {
+        return false;
+    };
+    let Some(u) = parsed.as_sip() else {
+        return false;
+    };
+    let host = match u.maddr() {
+        Some(m) => m.to_owned(),
+        None => u.host.to_string(),
+    };
+    let names_it = [Some(d.gateway.as_str()), d.domain.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|h| same_host(h, &host));
+    let sent_there = match unbracket(&d.gateway).parse::<IpAddr>() {
+        Ok(ip) => ip.to_canonical() == remote.to_canonical(),
+        // A host name: its addresses came from DNS (RFC 3263); the name decides.
+        Err(_) => true,
+    };
+    names_it && sent_there
+}
+
+fn unbracket(host: &str) -> &str {
+    host.trim_matches(['[', ']'])
+}
+
+/// Host names compare without case; IP addresses by value (`::1` = `0::1`).
+fn same_host(a: &str, b: &str) -> bool {
+    let (a, b) = (unbracket(a), unbracket(b));
+    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.eq_ignore_ascii_case(b),
+    }
 }
 
 /// `msg` with CSeq number `seq` (same method), re-parsed.
@@ -116,17 +166,7 @@ impl Proxy {
         // credentials: a branch that follows a 3xx Contact or an ENUM result
         // goes to whatever host that named, which must not be handed a digest
         // made with the trunk's password.
-        let addressed_to_destination = crate::sip::Uri::parse(uri)
-            .ok()
-            .and_then(|u| u.as_sip().map(|s| s.host.to_string()))
-            .is_some_and(|host| {
-                let host = host.trim_matches(['[', ']']);
-                [Some(d.gateway.as_str()), d.domain.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .any(|h| h.trim_matches(['[', ']']).eq_ignore_ascii_case(host))
-            });
-        if !addressed_to_destination {
+        if !addressed_to(d, uri, dest.remote.ip()) {
             return false;
         }
         let Some(seq) = sent.cseq().seq.checked_add(1).filter(|s| *s < 1 << 31) else {
@@ -256,6 +296,84 @@ mod tests {
         d.password = Some("pw".into());
         d.auth_username = Some(String::new());
         assert_eq!(credentials(&d), None, "an empty user is no user");
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an IP literal")
+    }
+
+    #[test]
+    fn credentials_only_for_requests_sent_to_the_destination() {
+        let d = dest();
+        let gw = ip("192.0.2.201");
+        // The routed request itself, and a 3xx Contact at the gateway's own address.
+        assert!(addressed_to(&d, "sip:7001@192.0.2.201", gw));
+        assert!(addressed_to(
+            &d,
+            "sip:7009@192.0.2.201:5080;transport=udp",
+            gw
+        ));
+        // Another host named by a 3xx Contact or an ENUM result.
+        assert!(!addressed_to(&d, "sip:7001@192.0.2.203", ip("192.0.2.203")));
+        assert!(
+            !addressed_to(&d, "sip:7001@carrier.example", gw),
+            "a name, not the gateway"
+        );
+        // The gateway's address in the host, but maddr sends it elsewhere (§19.1.1).
+        let maddr = "sip:7002@192.0.2.201;maddr=192.0.2.203";
+        assert!(!addressed_to(&d, maddr, ip("192.0.2.203")));
+        // The gateway's address named, but the request went elsewhere (e.g. a
+        // contact with that URI registered with us from another address).
+        assert!(!addressed_to(&d, "sip:7001@192.0.2.201", ip("192.0.2.66")));
+        // maddr pointing at the gateway: it is the gateway that challenges.
+        assert!(addressed_to(
+            &d,
+            "sip:x@elsewhere.example;maddr=192.0.2.201",
+            gw
+        ));
+        // Not a SIP URI, or not a URI at all.
+        assert!(!addressed_to(&d, "tel:+15551230000", gw));
+        assert!(!addressed_to(&d, "sip:", gw));
+        assert!(!addressed_to(&d, "", gw));
+    }
+
+    #[test]
+    fn destination_domains_names_and_ipv6() {
+        let mut d = dest();
+        d.domain = Some("Carrier.Example".into());
+        let gw = ip("192.0.2.201");
+        assert!(
+            addressed_to(&d, "sip:7001@carrier.example", gw),
+            "domain, any case"
+        );
+        assert!(!addressed_to(
+            &d,
+            "sip:7001@carrier.example",
+            ip("192.0.2.9")
+        ));
+        // A gateway by name: its addresses came from DNS, the name decides.
+        let named = Destination::new("gw", "gw.carrier.example");
+        assert!(addressed_to(
+            &named,
+            "sip:1@GW.carrier.example",
+            ip("192.0.2.44")
+        ));
+        assert!(!addressed_to(
+            &named,
+            "sip:1@other.example",
+            ip("192.0.2.44")
+        ));
+        // IPv6: brackets and spellings do not matter, the address does.
+        let v6 = Destination::new("gw6", "[2001:db8::1]");
+        let a = ip("2001:db8::1");
+        assert!(addressed_to(&v6, "sip:1@[2001:DB8:0::1]", a));
+        assert!(addressed_to(
+            &v6,
+            "sip:1@[2001:db8::2];maddr=[2001:db8::1]",
+            a
+        ));
+        assert!(!addressed_to(&v6, "sip:1@[2001:db8::2]", ip("2001:db8::2")));
+        assert!(!addressed_to(&v6, "sip:1@[2001:db8::1]", ip("2001:db8::2")));
     }
 
     #[test]
