@@ -1,0 +1,110 @@
+// Switchboard browser-phone interop: drives phone.html pages in headless Debian Chromium
+// through playwright-core (no downloaded browser: executablePath /usr/bin/chromium).
+//
+// usage: node drive.mjs SECONDS NAME=QUERY [NAME=QUERY ...]
+//   Opens one page per NAME (each in its own browser context, i.e. its own profile and
+//   WebSocket), phone.html?QUERY. Pages open in order, and each page after the first
+//   opens only once the previous one has registered, so a callee is reachable before its
+//   caller dials. When every page has registered it prints "ALL-REGISTERED" (run.sh waits
+//   for it before a sipp caller dials a browser).
+// Output: "[NAME] <event> <json>" for each page event, then "RESULT NAME <json>" per page.
+// Exit 0 when every page reported DONE.ok, 1 otherwise, 2 on the overall limit of SECONDS.
+// The browser is closed on every path, so no Chromium process outlives this script.
+import { chromium } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const [secsArg, ...specs] = process.argv.slice(2);
+const secs = Number(secsArg);
+if (!(secs > 0) || specs.length === 0 || specs.some(s => !s.includes('='))) {
+  console.error('usage: node drive.mjs SECONDS NAME=QUERY [NAME=QUERY ...]');
+  process.exit(64);
+}
+const peers = specs.map(s => ({ name: s.slice(0, s.indexOf('=')), query: s.slice(s.indexOf('=') + 1) }));
+const deadline = Date.now() + secs * 1000;
+const t0 = Date.now();
+const left = () => Math.max(1, deadline - Date.now());
+
+let browser = null;
+async function shutdown(code) {
+  if (browser) {
+    const b = browser; browser = null;
+    await Promise.race([b.close().catch(() => {}), new Promise(r => setTimeout(r, 5000))]);
+  }
+  process.exit(code);
+}
+const overall = setTimeout(() => { console.log(`OVERALL TIMEOUT after ${secs} s`); shutdown(2); }, secs * 1000);
+process.on('SIGTERM', () => { console.log('SIGTERM'); shutdown(3); });
+process.on('SIGINT', () => shutdown(3));
+
+browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  timeout: 15000,
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    // the machine has no outside network: no background fetches, no component updates
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    // a fake microphone (a beep) and no permission prompt
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    // ICE may use 127.0.0.1, with real addresses instead of mDNS .local names
+    '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
+    '--autoplay-policy=no-user-gesture-required',
+  ],
+});
+
+const pages = [];
+async function open(peer) {
+  const ctx = await browser.newContext({ permissions: ['microphone'] });
+  const page = await ctx.newPage();
+  page.on('console', m => {
+    const t = m.text();
+    if (t.startsWith('EV ')) console.log(`[${peer.name}] ${t.slice(3)}`);
+    else if (m.type() === 'error') console.log(`[${peer.name}] console.error ${t}`);
+  });
+  page.on('pageerror', e => console.log(`[${peer.name}] pageerror ${e}`));
+  // The SIP messages on the page's WebSocket, one line each: the first line, plus the
+  // names of the credentials headers the message carries (to show the digest exchange).
+  page.on('websocket', ws => {
+    const show = (dir, data) => {
+      const text = typeof data === 'string' ? data : String(data);
+      const first = text.split('\r\n', 1)[0].slice(0, 120);
+      const creds = (text.match(/^(Authorization|Proxy-Authorization|WWW-Authenticate|Proxy-Authenticate):/gmi) || [])
+        .map(h => h.slice(0, -1));
+      if (first.trim()) console.log(`[${peer.name}] ws${dir} ${first}${creds.length ? ' [' + creds.join(' ') + ']' : ''} +${Date.now() - t0} ms`);
+    };
+    ws.on('framesent', f => show('>', f.payload));
+    ws.on('framereceived', f => show('<', f.payload));
+  });
+  await page.goto(`file://${here}/phone.html?${peer.query}`);
+  return page;
+}
+const registered = p => p.waitForFunction(
+  () => window.EV.some(e => e.t === 'registered') || window.DONE, null, { timeout: left() });
+
+try {
+  for (const peer of peers) {
+    if (pages.length > 0) await registered(pages[pages.length - 1]);
+    pages.push(await open(peer));
+  }
+  await registered(pages[pages.length - 1]);
+  console.log('ALL-REGISTERED');
+} catch (e) {
+  console.log(`driver error: ${String(e).split('\n')[0]}`);
+}
+
+let allOk = pages.length === peers.length;
+for (let i = 0; i < peers.length; i++) {
+  let r;
+  try {
+    if (!pages[i]) throw new Error('page not opened');
+    r = await (await pages[i].waitForFunction(() => window.DONE, null, { timeout: left() })).jsonValue();
+  } catch (e) {
+    r = { ok: false, error: String(e).split('\n')[0] };
+  }
+  console.log(`RESULT ${peers[i].name} ${JSON.stringify(r)}`);
+  allOk = allOk && r.ok === true;
+}
+clearTimeout(overall);
+await shutdown(allOk ? 0 : 1);
