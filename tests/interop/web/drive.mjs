@@ -7,8 +7,12 @@
 //   opens only once the previous one has registered, so a callee is reachable before its
 //   caller dials. When every page has registered it prints "ALL-REGISTERED" (run.sh waits
 //   for it before a sipp caller dials a browser).
-// Output: "[NAME] <event> <json>" for each page event, then "RESULT NAME <json>" per page.
-// Exit 0 when every page reported DONE.ok, 1 otherwise, 2 on the overall limit of SECONDS.
+// Output: "[NAME] <event> <json>" for each page event, "[NAME] ws> <first line>" and
+// "[NAME] ws< <first line>" for each SIP message the page sent or received on its WebSocket
+// (a response with its CSeq method in brackets, and the names of any digest headers),
+// then "RESULT NAME <json>" per page.
+// Exit 0 when every page reported DONE.ok and every request (but ACK) sent or received on
+// its WebSocket got a final response, 1 otherwise, 2 on the overall limit of SECONDS.
 // The browser is closed on every path, so no Chromium process outlives this script.
 import { chromium } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
@@ -66,13 +70,28 @@ async function open(peer) {
   page.on('pageerror', e => console.log(`[${peer.name}] pageerror ${e}`));
   // The SIP messages on the page's WebSocket, one line each: the first line, plus the
   // names of the credentials headers the message carries (to show the digest exchange).
+  // Every request (but ACK) must get a final response on the same WebSocket: `open` holds
+  // the transactions still waiting for one, keyed by direction, Call-ID and CSeq.
+  peer.open = new Map();
   page.on('websocket', ws => {
     const show = (dir, data) => {
       const text = typeof data === 'string' ? data : String(data);
       const first = text.split('\r\n', 1)[0].slice(0, 120);
+      if (!first.trim()) return;                            // a CRLF keep-alive
       const creds = (text.match(/^(Authorization|Proxy-Authorization|WWW-Authenticate|Proxy-Authenticate):/gmi) || [])
         .map(h => h.slice(0, -1));
-      if (first.trim()) console.log(`[${peer.name}] ws${dir} ${first}${creds.length ? ' [' + creds.join(' ') + ']' : ''} +${Date.now() - t0} ms`);
+      const hdr = name => ((text.match(new RegExp(`^(?:${name}):[ \\t]*(.*)$`, 'mi')) || [])[1] || '').trim();
+      const cseq = hdr('CSeq'), callId = hdr('Call-ID|i');
+      const status = /^SIP\/2\.0 (\d{3})/.exec(first);
+      if (status) {
+        // a response: it answers a request sent the other way
+        const key = `${dir === '<' ? '>' : '<'} ${callId} ${cseq}`;
+        if (Number(status[1]) >= 200) peer.open.delete(key);
+      } else if (!/^ACK /.test(first)) {
+        peer.open.set(`${dir} ${callId} ${cseq}`, first.split(' ')[0]);
+      }
+      const tag = status ? ` (${cseq.split(/\s+/)[1] || '?'})` : '';
+      console.log(`[${peer.name}] ws${dir} ${first}${tag}${creds.length ? ' [' + creds.join(' ') + ']' : ''} +${Date.now() - t0} ms`);
     };
     ws.on('framesent', f => show('>', f.payload));
     ws.on('framereceived', f => show('<', f.payload));
@@ -95,6 +114,7 @@ try {
 }
 
 let allOk = pages.length === peers.length;
+const results = [];
 for (let i = 0; i < peers.length; i++) {
   let r;
   try {
@@ -102,6 +122,21 @@ for (let i = 0; i < peers.length; i++) {
     r = await (await pages[i].waitForFunction(() => window.DONE, null, { timeout: left() })).jsonValue();
   } catch (e) {
     r = { ok: false, error: String(e).split('\n')[0] };
+  }
+  results.push(r);
+}
+// A page can be done (say, its BYE sent) before the last final responses have crossed:
+// give them up to 3 s, then any request left unanswered fails its page.
+const settle = Date.now() + Math.min(3000, left());
+while (peers.some(p => p.open && p.open.size > 0) && Date.now() < settle) {
+  await new Promise(r => setTimeout(r, 50));
+}
+for (let i = 0; i < peers.length; i++) {
+  const r = results[i];
+  const open = peers[i].open ? [...peers[i].open.entries()] : [];
+  if (open.length > 0) {
+    r.ok = false;
+    r.unanswered = open.map(([k, m]) => `${k.startsWith('>') ? 'sent' : 'received'} ${m} (${k.slice(2)})`);
   }
   console.log(`RESULT ${peers[i].name} ${JSON.stringify(r)}`);
   allOk = allOk && r.ok === true;

@@ -110,9 +110,13 @@ UDP_PORT=${UDP_ADDR##*:}
 
 # listening PROTO(t|u) PORT: something listens on 127.0.0.1:PORT (or any address).
 listening() { ss -Hln"$1" "sport = :$2" | grep -q .; }
-# wait_listening PROTO PORT SECS
+# wait_listening PROTO PORT SECS: at most SECS, and only while the server (if any) runs.
 wait_listening() {
-  for _ in $(seq 1 $(($3 * 10))); do listening "$1" "$2" && return 0; sleep 0.1; done
+  for _ in $(seq 1 $(($3 * 10))); do
+    listening "$1" "$2" && return 0
+    [ -n "${SRV:-}" ] && ! kill -0 "$SRV" 2> /dev/null && return 1
+    sleep 0.1
+  done
   return 1
 }
 
@@ -126,7 +130,10 @@ start_server() {
     switchboard)
       {
         printf '[service]\nsip_domain = "%s"\nlisten = ["127.0.0.1"]\nsip_port = %s\n' "$DOMAIN" "$UDP_PORT"
-        printf 'transport = "udp+tcp"\n\n'
+        # A browser's INVITE (a WebRTC offer, about 2.5 kB) is over RFC 3261 §18.1.1's UDP
+        # limit, and Switchboard would send it to the sipp extension over TCP, where sipp
+        # (UDP only) does not listen: keep UDP, as a UDP-only phone needs.
+        printf 'transport = "udp+tcp"\ntcp_for_large_packets = false\n\n'
         # sipp 3.6 answers only an MD5 challenge; JsSIP and SIP.js know only MD5 too.
         printf '[security]\ndigest_algorithms = ["MD5"]\n\n'
         printf '[logging]\nlevel = "sessions"\ndirectory = "%s/logs"\n\n' "$T"
