@@ -99,16 +99,20 @@ async function open(peer) {
   await page.goto(`file://${here}/phone.html?${peer.query}`);
   return page;
 }
-const registered = p => p.waitForFunction(
-  () => window.EV.some(e => e.t === 'registered') || window.DONE, null, { timeout: left() });
+// Waits until the page has registered (true) or is done without registering (false).
+const registered = async p => (await p.waitForFunction(
+  () => (window.EV.some(e => e.t === 'registered') ? 'yes' : window.DONE ? 'no' : null),
+  null, { timeout: left() })).jsonValue().then(v => v === 'yes');
 
 try {
+  let all = true;
   for (const peer of peers) {
-    if (pages.length > 0) await registered(pages[pages.length - 1]);
     pages.push(await open(peer));
+    if (!(await registered(pages[pages.length - 1]))) {
+      console.log(`driver: ${peer.name} did not register`); all = false; break;
+    }
   }
-  await registered(pages[pages.length - 1]);
-  console.log('ALL-REGISTERED');
+  if (all) console.log('ALL-REGISTERED');
 } catch (e) {
   console.log(`driver error: ${String(e).split('\n')[0]}`);
 }
@@ -118,7 +122,7 @@ const results = [];
 for (let i = 0; i < peers.length; i++) {
   let r;
   try {
-    if (!pages[i]) throw new Error('page not opened');
+    if (!pages[i]) throw new Error('not opened: an earlier page did not register');
     r = await (await pages[i].waitForFunction(() => window.DONE, null, { timeout: left() })).jsonValue();
   } catch (e) {
     r = { ok: false, error: String(e).split('\n')[0] };

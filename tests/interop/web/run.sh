@@ -180,6 +180,10 @@ sipp_result() {
 }
 # ladder NAME: the SIP messages sipp saw (first lines), from its -trace_msg file.
 ladder() { grep -a -E '^(SIP/2\.0 [0-9]+|[A-Z]+ sip:)' "$T/$1.msg" | sed 's/^/  sipp: /'; }
+# short_ladder NAME: the same on one line, methods and status codes only.
+short_ladder() {
+  grep -a -E '^(SIP/2\.0 [0-9]+|[A-Z]+ sip:)' "$T/$1.msg" | awk '{ print ($1 == "SIP/2.0") ? $2 : $1 }' | xargs
+}
 
 # A browser calls a sipp UDP extension that answers (uas_webrtc.xml); the browser hangs up.
 browser_calls_udp() {
@@ -194,6 +198,7 @@ browser_calls_udp() {
   rc=$?
   wait "$uas"; local urc=$?
   ladder "uas-$ext"
+  echo "SUMMARY sipp $ext saw: $(short_ladder "uas-$ext")"
   sipp_result "uas-$ext" $urc && [ $rc = 0 ]
 }
 
@@ -204,7 +209,7 @@ udp_calls_browser() {
   drive "$user=$(page "$lib" "$user" "answer=1&media=0&hold=1")" > "$T/drive-$user.out" 2>&1 &
   drv=$!
   for _ in $(seq 1 $(((CASE_SECS - 10) * 10))); do
-    grep -q -E '^(ALL-REGISTERED|RESULT|driver error)' "$T/drive-$user.out" && break
+    grep -q -E '^(ALL-REGISTERED|RESULT|driver)' "$T/drive-$user.out" && break
     sleep 0.1
   done
   if ! grep -q '^ALL-REGISTERED' "$T/drive-$user.out"; then
@@ -220,6 +225,7 @@ udp_calls_browser() {
   wait "$drv"; rc=$?
   cat "$T/drive-$user.out"
   ladder "uac-$ext"
+  echo "SUMMARY sipp $ext saw: $(short_ladder "uac-$ext")"
   sipp_result "uac-$ext" $urc && [ $rc = 0 ]
 }
 
@@ -233,6 +239,7 @@ browser_registers() {
   grep -E '^\[[0-9]+\] ws(<|>) (REGISTER|SIP/2.0)' "$T/reg-$2.out" | sed -E 's/^\[[0-9]+\] //; s/ \+[0-9]+ ms$//' |
     tr '\n' '|' > "$T/reg-$2.ladder"
   echo "the exchange: $(cat "$T/reg-$2.ladder")"
+  echo "SUMMARY $(sed -E 's/ sip:[^ |]* SIP\/2.0//g; s/ (Unauthorized|OK)//g; s/\|$//; s/\|/, /g' "$T/reg-$2.ladder")"
   grep -q -E '^ws> REGISTER [^|]*\|ws< SIP/2.0 401 [^|]*\[WWW-Authenticate\]\|ws> REGISTER [^|]*\[Authorization\]\|ws< SIP/2.0 200 ' \
     "$T/reg-$2.ladder" || { echo "not a digest-authenticated REGISTER"; return 1; }
 }
@@ -242,17 +249,27 @@ t_jssip_calls_udp() { browser_calls_udp jssip 1003 2003 5093; }
 t_sipjs_calls_udp() { browser_calls_udp sipjs 1004 2004 5094; }
 t_udp_calls_jssip() { udp_calls_browser jssip 1005 2005 5095; }
 t_udp_calls_sipjs() { udp_calls_browser sipjs 1006 2006 5096; }
-# The callee reads its stats after 2 s, the caller after 3 s and then hangs up.
+# The callee reads its stats 1.5 s after answering, the caller 2.5 s after its ACK and then
+# hangs up.
+webrtc_call() {
+  drive "$1" "$2" > "$T/webrtc-$3.out" 2>&1
+  local rc=$?
+  cat "$T/webrtc-$3.out"
+  # "SUMMARY": RTP packets sent/received and the ICE pair, per page, for the PASS line.
+  echo "SUMMARY $(sed -n -E 's/^RESULT ([0-9]+) .*"sent":([0-9]+),"recv":([0-9]+),"pair":"([^"]*)".*/\1 sent \2 recv \3 on \4;/p' \
+    "$T/webrtc-$3.out" | xargs)"
+  return $rc
+}
 t_webrtc_jssip_sipjs() {
-  drive "1008=$(page sipjs 1008 'answer=1&hold=2')" "1007=$(page jssip 1007 'call=1008&hold=3')"
+  webrtc_call "1008=$(page sipjs 1008 'answer=1&hold=1.5')" "1007=$(page jssip 1007 'call=1008&hold=2.5')" a
 }
 t_webrtc_sipjs_jssip() {
-  drive "1010=$(page jssip 1010 'answer=1&hold=2')" "1009=$(page sipjs 1009 'call=1010&hold=3')"
+  webrtc_call "1010=$(page jssip 1010 'answer=1&hold=1.5')" "1009=$(page sipjs 1009 'call=1010&hold=2.5')" b
 }
 
 export HERE T SIPP_DIR DOMAIN WS_URL UDP_ADDR SIP_PASS CASE_SECS CHROMIUM
-export -f page drive browser_registers sipp_reg sipp_result ladder listening wait_listening browser_calls_udp \
-  udp_calls_browser t_jssip_register t_sipjs_register t_jssip_calls_udp t_sipjs_calls_udp \
+export -f page drive browser_registers sipp_reg sipp_result ladder short_ladder listening wait_listening browser_calls_udp \
+  udp_calls_browser webrtc_call t_jssip_register t_sipjs_register t_jssip_calls_udp t_sipjs_calls_udp \
   t_udp_calls_jssip t_udp_calls_sipjs t_webrtc_jssip_sipjs t_webrtc_sipjs_jssip
 
 passed=0 failed=0
@@ -269,7 +286,9 @@ run_case() {
   secs=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
   [ $rc = 124 ] && echo "case limit of $CASE_SECS s reached" >> "$T/$name.log"
   if [ $rc = 0 ]; then
-    passed=$((passed + 1)); echo "PASS $name (${secs} s)"
+    local sum
+    sum=$(sed -n 's/^SUMMARY //p' "$T/$name.log" | head -1)
+    passed=$((passed + 1)); echo "PASS $name (${secs} s)${sum:+: $sum}"
   else
     failed=$((failed + 1)); echo "FAIL $name (${secs} s), rc=$rc; its log:"
     sed 's/^/    /' "$T/$name.log" | tail -60
