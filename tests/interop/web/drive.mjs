@@ -3,10 +3,9 @@
 //
 // usage: node drive.mjs SECONDS NAME=QUERY [NAME=QUERY ...]
 //   Opens one page per NAME (each in its own browser context, i.e. its own profile and
-//   WebSocket), phone.html?QUERY. Pages open in order, and each page after the first
-//   opens only once the previous one has registered, so a callee is reachable before its
-//   caller dials. When every page has registered it prints "ALL-REGISTERED" (run.sh waits
-//   for it before a sipp caller dials a browser).
+//   WebSocket), phone.html?QUERY, all at once. When every page has registered it prints
+//   "ALL-REGISTERED" (run.sh waits for it before a sipp caller dials a browser) and sets
+//   window.GO in every page: a calling page dials only then, so its callee is reachable.
 // Output: "[NAME] <event> <json>" for each page event, "[NAME] ws> <first line>" and
 // "[NAME] ws< <first line>" for each SIP message the page sent or received on its WebSocket
 // (a response with its CSeq method in brackets, and the names of any digest headers),
@@ -55,6 +54,8 @@ browser = await chromium.launch({
     // ICE may use 127.0.0.1, with real addresses instead of mDNS .local names
     '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
     '--autoplay-policy=no-user-gesture-required',
+    // WEB_INSECURE=1 (run.sh sets it for a wss:// URL): accept a self-signed server certificate
+    ...(process.env.WEB_INSECURE === '1' ? ['--ignore-certificate-errors'] : []),
   ],
 });
 
@@ -105,14 +106,13 @@ const registered = async p => (await p.waitForFunction(
   null, { timeout: left() })).jsonValue().then(v => v === 'yes');
 
 try {
-  let all = true;
-  for (const peer of peers) {
-    pages.push(await open(peer));
-    if (!(await registered(pages[pages.length - 1]))) {
-      console.log(`driver: ${peer.name} did not register`); all = false; break;
-    }
+  pages.push(...await Promise.all(peers.map(open)));
+  const reg = await Promise.all(pages.map(registered));
+  peers.forEach((p, i) => { if (!reg[i]) console.log(`driver: ${p.name} did not register`); });
+  if (reg.every(Boolean)) {
+    console.log('ALL-REGISTERED');
+    await Promise.all(pages.map(p => p.evaluate(() => { window.GO = true; })));
   }
-  if (all) console.log('ALL-REGISTERED');
 } catch (e) {
   console.log(`driver error: ${String(e).split('\n')[0]}`);
 }
@@ -122,7 +122,7 @@ const results = [];
 for (let i = 0; i < peers.length; i++) {
   let r;
   try {
-    if (!pages[i]) throw new Error('not opened: an earlier page did not register');
+    if (!pages[i]) throw new Error('not opened');
     r = await (await pages[i].waitForFunction(() => window.DONE, null, { timeout: left() })).jsonValue();
   } catch (e) {
     r = { ok: false, error: String(e).split('\n')[0] };

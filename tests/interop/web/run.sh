@@ -16,7 +16,8 @@
 # collides with servers on the host's loopback, and no process outlives the run.
 #
 # usage: tests/interop/web/run.sh [WS-URL [DOMAIN [UDP-HOST:PORT]]]
-#   WS-URL          the server's WebSocket URL (default per SERVER, below)
+#   WS-URL          the server's WebSocket URL (default per SERVER, below); for a wss:// URL
+#                   Chromium accepts any server certificate (a test's self-signed one)
 #   DOMAIN          the SIP domain of the users (default 127.0.0.1)
 #   UDP-HOST:PORT   where sipp sends its REGISTER and INVITE (default per SERVER)
 # env:
@@ -72,9 +73,10 @@ if [ -z "${WEB_IN_NETNS:-}" ]; then
   [ -x "$CHROMIUM" ] || { echo "web: no browser at $CHROMIUM (apt-get install chromium)" >&2; exit 64; }
   case $SERVER in
     kamailio)
-      command -v kamailio > /dev/null &&
-        [ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/websocket.so ] ||
-        { echo "web: needs kamailio and kamailio-websocket-modules" >&2; exit 64; } ;;
+      if ! command -v kamailio > /dev/null ||
+        [ ! -e /usr/lib/x86_64-linux-gnu/kamailio/modules/websocket.so ]; then
+        echo "web: needs kamailio and kamailio-websocket-modules" >&2; exit 64
+      fi ;;
     switchboard)
       [ -x "$SWITCHBOARD_BIN" ] || { echo "web: no $SWITCHBOARD_BIN (cargo build -p switchboard)" >&2; exit 64; } ;;
     external)
@@ -267,7 +269,10 @@ t_webrtc_sipjs_jssip() {
   webrtc_call "1010=$(page jssip 1010 'answer=1&hold=1.5')" "1009=$(page sipjs 1009 'call=1010&hold=2.5')" b
 }
 
-export HERE T SIPP_DIR DOMAIN WS_URL UDP_ADDR SIP_PASS CASE_SECS CHROMIUM
+# A wss:// server (RFC 7118 §5) in a test usually has a self-signed certificate.
+WEB_INSECURE=0
+case $WS_URL in wss://*) WEB_INSECURE=1 ;; esac
+export HERE T SIPP_DIR DOMAIN WS_URL UDP_ADDR SIP_PASS CASE_SECS CHROMIUM WEB_INSECURE
 export -f page drive browser_registers sipp_reg sipp_result ladder short_ladder listening wait_listening browser_calls_udp \
   udp_calls_browser webrtc_call t_jssip_register t_sipjs_register t_jssip_calls_udp t_sipjs_calls_udp \
   t_udp_calls_jssip t_udp_calls_sipjs t_webrtc_jssip_sipjs t_webrtc_sipjs_jssip
