@@ -4,9 +4,12 @@
 //! A request for a user of our domain who is not a local extension, from an
 //! authenticated local caller or from a destination's gateway, is sent to the
 //! destinations the [`RoutingTable`] lists for the number, one at a time:
-//! - a `Proxy` destination (and, for now, a `UserAgent` one) gets the request
-//!   forwarded statefully with the Request-URI `sip:<rewritten number>@<domain
-//!   or gateway>[:port]` (§16.6 step 2 allows the proxy to retarget);
+//! - a `Proxy` destination gets the request forwarded statefully with the
+//!   Request-URI `sip:<rewritten number>@<domain or gateway>[:port]` (§16.6
+//!   step 2 allows the proxy to retarget);
+//! - a `UserAgent` destination gets, for an INVITE with an IP gateway, a new
+//!   INVITE of ours to that Request-URI: the call is bridged as a B2BUA with
+//!   the caller's topology hidden ([`super::b2bua`]);
 //! - an `Extension` destination gets it as the location service would deliver
 //!   it to that extension (§16.5), forking to its contacts.
 //!
@@ -456,7 +459,15 @@ impl Proxy {
                     }
                 }
             };
-            if !named && self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c) == 0 {
+            // A UA destination makes the call a B2BUA call (b2bua/).
+            let sent = if named {
+                1
+            } else if d.kind == DestinationKind::UserAgent && c.invite {
+                self.b2bua_launch(ctx, server, &msg, &d, r.hash, &targets, c)
+            } else {
+                self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c)
+            };
+            if sent == 0 {
                 c.offer_local(503);
                 continue;
             }
@@ -502,7 +513,7 @@ impl Proxy {
             DestinationKind::Extension => self
                 .location_targets_of(ctx, &d.gateway)
                 .map_err(|(status, _)| (status, None)),
-            // UserAgent (B2BUA topology hiding) is not built yet: proxied.
+            // UserAgent: the same Request-URI and next hop, sent by b2bua/.
             DestinationKind::Proxy | DestinationKind::UserAgent => {
                 let id = self.router.id_of(&d.name).ok_or((503, None::<String>))?;
                 let number = self.router.rewrite(id, dialed);
