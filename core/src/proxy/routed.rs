@@ -7,8 +7,8 @@
 //! - a `Proxy` destination gets the request forwarded statefully with the
 //!   Request-URI `sip:<rewritten number>@<domain or gateway>[:port]` (§16.6
 //!   step 2 allows the proxy to retarget);
-//! - a `UserAgent` destination gets, for an INVITE with an IP gateway, a new
-//!   INVITE of ours to that Request-URI: the call is bridged as a B2BUA with
+//! - a `UserAgent` destination gets, for an INVITE, a new INVITE of ours to
+//!   that Request-URI (at each address RFC 3263 finds for a host name): the call is bridged as a B2BUA with
 //!   the caller's topology hidden ([`super::b2bua`]);
 //! - an `Extension` destination gets it as the location service would deliver
 //!   it to that extension (§16.5), forking to its contacts.
@@ -390,9 +390,20 @@ impl Proxy {
         let mut launched = false;
         loop {
             if let Some(p) = r.serial.pending.pop_front() {
+                // An address found for a UA destination's host name (RFC 3263)
+                // is called as a B2BUA too.
+                let ua = matches!(p, Pending::Target(_))
+                    .then(|| self.ua_destination(&r, c))
+                    .flatten();
                 match self.next_pending(ctx, server, p) {
                     Next::Launch(targets) => {
-                        if self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c) > 0 {
+                        let sent = match &ua {
+                            Some(d) => self.b2bua_launch(ctx, server, &msg, d, r.hash, &targets, c),
+                            None => {
+                                self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c)
+                            }
+                        };
+                        if sent > 0 {
                             r.outcome = None;
                             launched = true;
                             break;
@@ -499,6 +510,14 @@ impl Proxy {
         }
         c.route = Some(r);
         launched
+    }
+
+    /// The destination in use when it is a UA destination and the request
+    /// an INVITE (a B2BUA call).
+    fn ua_destination(&self, r: &Routed, c: &Context) -> Option<Destination> {
+        let name = &r.current.as_ref()?.name;
+        let d = self.router.destination(self.router.id_of(name)?)?;
+        (c.invite && d.kind == DestinationKind::UserAgent).then(|| d.clone())
     }
 
     /// The targets for one destination, or the status it counts as (and a

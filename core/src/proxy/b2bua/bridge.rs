@@ -145,13 +145,13 @@ impl Proxy {
                 let Some(b) = self.b2bua.bridged.get(tx).cloned() else {
                     return false;
                 };
-                let status = if matches!(ev, TxEvent::Timeout { .. }) {
-                    408
+                let (status, reason) = if matches!(ev, TxEvent::Timeout { .. }) {
+                    (408, "Request Timeout")
                 } else {
-                    503
+                    (503, "Service Unavailable")
                 };
                 if let Some(server) = b.server {
-                    self.reply(ctx, server, status, "Request Timeout", &[]);
+                    self.reply(ctx, server, status, reason, &[]);
                 }
                 self.b2bua_final(ctx, *tx, &b, status);
                 true
