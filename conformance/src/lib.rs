@@ -48,6 +48,7 @@
 //! | Record-Route !                          #   bare name: present; `body ~ text` for the body
 //! | Contact !~ 192.0.2.9                    #   `!~` none contains; `count 2`: exactly 2 lines
 //! | Via[1] ~ ${branch:b1}                   #   `Name[n]`: only the n-th line (1-based; Via[1] = top)
+//! | headers !~ 192.0.2.101                  #   `headers`: every header line, as `Name: value`
 //! expect alice request INVITE [sip:bob@x]   # a request (optional exact Request-URI)
 //! expect alice response 2xx                 # status classes work too
 //! expect event Registered aor=101@example.com [within 1s]  # by the event's Debug text

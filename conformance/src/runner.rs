@@ -331,6 +331,12 @@ impl Runner<'_> {
             let want = self.vars.expand(host, &hm.value)?;
             let mut values: Vec<String> = if hm.name.eq_ignore_ascii_case("body") {
                 vec![String::from_utf8_lossy(&v.body).into_owned()]
+            } else if hm.name.eq_ignore_ascii_case("headers") {
+                // Every header line, `Name: value` (e.g. `headers !~ 192.0.2.101`).
+                v.headers
+                    .iter()
+                    .map(|(n, val)| format!("{n}: {val}"))
+                    .collect()
             } else {
                 v.headers
                     .iter()

@@ -582,6 +582,11 @@ impl Engine {
         self.layer.in_flight()
     }
 
+    /// Live B2BUA calls (calls to UA-type destinations), for diagnostics and tests.
+    pub fn b2bua_calls(&self) -> usize {
+        self.proxy.b2bua_call_count()
+    }
+
     /// Open stream connections known to the engine.
     pub fn connection_count(&self) -> usize {
         self.conns.len()

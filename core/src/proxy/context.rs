@@ -33,7 +33,7 @@ impl Best {
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct Branch {
+pub(crate) struct Branch {
     pub(super) client: TxId,
     pub(super) provisional: bool,
     pub(super) done: bool,
@@ -48,6 +48,18 @@ pub(super) struct Branch {
 }
 
 impl Branch {
+    /// A new branch with no answer yet.
+    pub(crate) fn fresh(client: TxId) -> Self {
+        Self {
+            client,
+            provisional: false,
+            done: false,
+            cancel_pending: false,
+            auth_retry: false,
+            cseq_shift: 0,
+        }
+    }
+
     /// A branch that resends a challenged one with credentials, its CSeq
     /// `cseq_shift` above the caller's.
     pub(super) fn resend(client: TxId, cseq_shift: u32) -> Self {
@@ -333,6 +345,9 @@ impl Proxy {
 
     /// Handles an event of the transaction layer; returns false if it was not ours.
     pub fn on_tx_event(&mut self, ctx: &mut Ctx<'_>, ev: TxEvent) -> bool {
+        if self.b2bua_tx_event(ctx, &ev) {
+            return true;
+        }
         match ev {
             TxEvent::Response { tx, response, .. } => self.on_response(ctx, tx, *response),
             TxEvent::Timeout { tx } => self.on_branch_failure(ctx, tx, 408),
@@ -367,9 +382,25 @@ impl Proxy {
         if matches!(status, 401 | 407)
             && self.answer_next_hop_challenge(ctx, server, client, &response, status)
         {
+            if let Some(new) = self
+                .contexts
+                .get(&server)
+                .and_then(|c| c.branches.last())
+                .map(|b| b.client)
+            {
+                self.b2bua.resent(client, new);
+            }
             return true;
         }
-        let response = self.unshift_response(server, client, response, status);
+        // A B2BUA call's B leg answers: rewritten as the A leg's response.
+        let response = if self.is_b2bua_attempt(client) {
+            match self.b2bua_response(ctx, server, client, response, status) {
+                Some(r) => r,
+                None => return true,
+            }
+        } else {
+            self.unshift_response(server, client, response, status)
+        };
         let Some(c) = self.contexts.get_mut(&server) else {
             return true;
         };

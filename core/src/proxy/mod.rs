@@ -12,6 +12,7 @@
 //! extensions go out through the routing table ([`routed`], issue 4). ACKs for 2xx and responses that match no
 //! transaction are forwarded statelessly ([`forward`]).
 
+pub mod b2bua;
 pub mod branch;
 pub mod context;
 pub mod extfeat;
@@ -106,6 +107,8 @@ pub struct Proxy {
     /// CSeq shifts of dialogs whose INVITE we resent with credentials, by
     /// (Call-ID, caller's From tag) ([`nexthop_auth`]).
     dialog_shifts: BTreeMap<(String, String), u32>,
+    /// Calls to UA-type destinations, bridged as a B2BUA ([`b2bua`]).
+    b2bua: b2bua::B2bua,
     /// Counters.
     pub stats: ProxyStats,
 }
@@ -133,8 +136,14 @@ impl Proxy {
             enum_suffix: cfg.enum_enabled.then(|| cfg.enum_suffix.clone()),
             process_3xx: cfg.process_3xx_locally,
             dialog_shifts: BTreeMap::new(),
+            b2bua: b2bua::B2bua::default(),
             stats: ProxyStats::default(),
         }
+    }
+
+    /// Live B2BUA calls (UA-type destinations).
+    pub fn b2bua_call_count(&self) -> usize {
+        self.b2bua.len()
     }
 
     /// Live fork contexts (one per proxied request awaiting its final response).
@@ -194,6 +203,10 @@ impl Proxy {
         let Some(method) = msg.method().cloned() else {
             return;
         };
+        // In-dialog requests of a B2BUA call are bridged to its other leg.
+        if msg.to_tag().is_some() && self.b2bua_request(ctx, tx, &msg) {
+            return;
+        }
 
         // §16.3 step 3: Max-Forwards.
         let max_forwards = match msg.max_forwards() {
@@ -663,6 +676,10 @@ impl Proxy {
             .is_some_and(|t| t.starts_with("sl") && t == self.stateless_tag(msg))
         {
             // The ACK for a 407 we sent statelessly: it ends there (§17.2.1).
+            return;
+        }
+        // The ACK for a 2xx of a B2BUA call: ours goes on the other leg.
+        if self.b2bua_ack(ctx, msg, flow) {
             return;
         }
         // The 2xx answered an INVITE we resent with credentials (a higher CSeq).

@@ -4,9 +4,12 @@
 //! A request for a user of our domain who is not a local extension, from an
 //! authenticated local caller or from a destination's gateway, is sent to the
 //! destinations the [`RoutingTable`] lists for the number, one at a time:
-//! - a `Proxy` destination (and, for now, a `UserAgent` one) gets the request
-//!   forwarded statefully with the Request-URI `sip:<rewritten number>@<domain
-//!   or gateway>[:port]` (§16.6 step 2 allows the proxy to retarget);
+//! - a `Proxy` destination gets the request forwarded statefully with the
+//!   Request-URI `sip:<rewritten number>@<domain or gateway>[:port]` (§16.6
+//!   step 2 allows the proxy to retarget);
+//! - a `UserAgent` destination gets, for an INVITE, a new INVITE of ours to
+//!   that Request-URI (at each address RFC 3263 finds for a host name): the call is bridged as a B2BUA with
+//!   the caller's topology hidden ([`super::b2bua`]);
 //! - an `Extension` destination gets it as the location service would deliver
 //!   it to that extension (§16.5), forking to its contacts.
 //!
@@ -387,9 +390,20 @@ impl Proxy {
         let mut launched = false;
         loop {
             if let Some(p) = r.serial.pending.pop_front() {
+                // An address found for a UA destination's host name (RFC 3263)
+                // is called as a B2BUA too.
+                let ua = matches!(p, Pending::Target(_))
+                    .then(|| self.ua_destination(&r, c))
+                    .flatten();
                 match self.next_pending(ctx, server, p) {
                     Next::Launch(targets) => {
-                        if self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c) > 0 {
+                        let sent = match &ua {
+                            Some(d) => self.b2bua_launch(ctx, server, &msg, d, r.hash, &targets, c),
+                            None => {
+                                self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c)
+                            }
+                        };
+                        if sent > 0 {
                             r.outcome = None;
                             launched = true;
                             break;
@@ -456,7 +470,15 @@ impl Proxy {
                     }
                 }
             };
-            if !named && self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c) == 0 {
+            // A UA destination makes the call a B2BUA call (b2bua/).
+            let sent = if named {
+                1
+            } else if d.kind == DestinationKind::UserAgent && c.invite {
+                self.b2bua_launch(ctx, server, &msg, &d, r.hash, &targets, c)
+            } else {
+                self.launch(ctx, server, &msg, &flow, &r.edit, r.hash, &targets, c)
+            };
+            if sent == 0 {
                 c.offer_local(503);
                 continue;
             }
@@ -490,6 +512,14 @@ impl Proxy {
         launched
     }
 
+    /// The destination in use when it is a UA destination and the request
+    /// an INVITE (a B2BUA call).
+    fn ua_destination(&self, r: &Routed, c: &Context) -> Option<Destination> {
+        let name = &r.current.as_ref()?.name;
+        let d = self.router.destination(self.router.id_of(name)?)?;
+        (c.invite && d.kind == DestinationKind::UserAgent).then(|| d.clone())
+    }
+
     /// The targets for one destination, or the status it counts as (and a
     /// log line) when it cannot be used.
     fn candidate_targets(
@@ -502,7 +532,7 @@ impl Proxy {
             DestinationKind::Extension => self
                 .location_targets_of(ctx, &d.gateway)
                 .map_err(|(status, _)| (status, None)),
-            // UserAgent (B2BUA topology hiding) is not built yet: proxied.
+            // UserAgent: the same Request-URI and next hop, sent by b2bua/.
             DestinationKind::Proxy | DestinationKind::UserAgent => {
                 let id = self.router.id_of(&d.name).ok_or((503, None::<String>))?;
                 let number = self.router.rewrite(id, dialed);

@@ -175,6 +175,12 @@ impl Proxy {
         if s.state != SessionState::Answered {
             return false;
         }
+        if self.b2bua_end(ctx, call_id, from_tag, cause.clone(), reason) {
+            return true;
+        }
+        let Some(s) = ctx.sessions.get(call_id, from_tag) else {
+            return false;
+        };
         if let Some(p) = s.path.clone() {
             self.send_bye(ctx, call_id, &p.caller, reason);
             // The callee saw the caller's CSeqs shifted when we resent the
