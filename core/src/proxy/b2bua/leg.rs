@@ -176,12 +176,18 @@ pub struct InitialInvite<'a> {
 }
 
 /// The INVITE that starts a B leg: new identifiers, one Via, our Contact,
-/// Max-Forwards 70, and of the caller's INVITE only [`copied_headers`] and
-/// the body.
+/// the caller's Max-Forwards less one (70 when it had none: with the
+/// caller's Vias hidden, Max-Forwards is what still ends a loop through a
+/// UA destination, RFC 3261 §16.6 step 3), and of the caller's INVITE only
+/// [`copied_headers`] and the body.
 pub fn initial_invite(spec: &InitialInvite<'_>, caller: &Message) -> Bytes {
+    let max_forwards = match caller.max_forwards() {
+        Ok(Some(n)) => n.saturating_sub(1),
+        _ => 70,
+    };
     let mut b = RequestBuilder::new(&Method::Invite, spec.request_uri)
         .header(HeaderName::Via, spec.via)
-        .header(HeaderName::MaxForwards, 70)
+        .header(HeaderName::MaxForwards, max_forwards)
         .header(HeaderName::From, spec.from)
         .header(HeaderName::To, format_args!("<{}>", spec.request_uri))
         .header(HeaderName::CallId, spec.call_id)
@@ -316,7 +322,8 @@ v=0\nc=IN IP4 192.0.2.101\n";
         assert_eq!(m.header_count(HeaderName::Via), 1);
         assert_eq!(m.call_id(), "newcall");
         assert_eq!(m.cseq().seq, 1);
-        assert_eq!(m.max_forwards().expect("valid"), Some(70));
+        // the caller's 69 less one: a loop through UA destinations still ends
+        assert_eq!(m.max_forwards().expect("valid"), Some(68));
         assert_eq!(
             m.header(HeaderName::From),
             Some("<sip:101@example.com>;tag=t1")
