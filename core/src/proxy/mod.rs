@@ -20,6 +20,7 @@ pub mod nexthop_auth;
 pub mod pickup;
 pub mod routed;
 pub mod serial;
+pub mod session_idle;
 pub mod session_limit;
 
 use crate::auth::Verdict;
@@ -106,6 +107,8 @@ pub struct Proxy {
     /// CSeq shifts of dialogs whose INVITE we resent with credentials, by
     /// (Call-ID, caller's From tag) ([`nexthop_auth`]).
     dialog_shifts: BTreeMap<(String, String), u32>,
+    /// Idle deadlines of answered sessions ([`session_idle`]).
+    idle: session_idle::IdleSessions,
     /// Counters.
     pub stats: ProxyStats,
 }
@@ -133,6 +136,7 @@ impl Proxy {
             enum_suffix: cfg.enum_enabled.then(|| cfg.enum_suffix.clone()),
             process_3xx: cfg.process_3xx_locally,
             dialog_shifts: BTreeMap::new(),
+            idle: session_idle::IdleSessions::new(cfg.session_idle_timeout),
             stats: ProxyStats::default(),
         }
     }
@@ -301,6 +305,8 @@ impl Proxy {
         if !initial && let (Some(ft), Some(tt)) = (msg.from_tag(), msg.to_tag()) {
             ctx.sessions
                 .note_in_dialog(msg.call_id(), ft, tt, msg.cseq().seq);
+            let se = session_idle::session_expires(&msg);
+            self.idle.touch(ctx.now, msg.call_id(), ft, tt, se);
         }
         // Targets.
         let targets: Vec<Target> = if let Some(first) = remaining.first() {
