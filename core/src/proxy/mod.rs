@@ -16,6 +16,7 @@ pub mod branch;
 pub mod context;
 pub mod extfeat;
 pub mod forward;
+pub mod indialog_dns;
 pub mod nexthop_auth;
 pub mod pickup;
 pub mod routed;
@@ -39,7 +40,7 @@ use crate::transaction::layer::dest_transmit;
 use crate::transaction::{Layer, TxId};
 use crate::transport::Flow;
 use context::Context;
-use forward::{ForwardSpec, RouteEdit, Target};
+use forward::{RouteEdit, Target};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
@@ -107,6 +108,8 @@ pub struct Proxy {
     /// CSeq shifts of dialogs whose INVITE we resent with credentials, by
     /// (Call-ID, caller's From tag) ([`nexthop_auth`]).
     dialog_shifts: BTreeMap<(String, String), u32>,
+    /// Requests waiting for their next hop's address ([`indialog_dns`]).
+    held: BTreeMap<crate::dns::JobId, indialog_dns::Held>,
     /// Idle deadlines of answered sessions ([`session_idle`]).
     idle: session_idle::IdleSessions,
     /// Counters.
@@ -136,6 +139,7 @@ impl Proxy {
             enum_suffix: cfg.enum_enabled.then(|| cfg.enum_suffix.clone()),
             process_3xx: cfg.process_3xx_locally,
             dialog_shifts: BTreeMap::new(),
+            held: BTreeMap::new(),
             idle: session_idle::IdleSessions::new(cfg.session_idle_timeout),
             stats: ProxyStats::default(),
         }
@@ -320,6 +324,11 @@ impl Proxy {
                     push_routes: Vec::new(),
                     direct: false,
                 }],
+                // A Route named by host name: RFC 3263 (indialog_dns.rs).
+                None if self.named_hop(u) => {
+                    let u = u.clone();
+                    return self.hold_request(ctx, tx, &flow, edit, hash, &u);
+                }
                 None => {
                     return self.reply(
                         ctx,
@@ -390,6 +399,10 @@ impl Proxy {
                             push_routes: Vec::new(),
                             direct: false,
                         }],
+                        // A remote target named by host name: RFC 3263.
+                        None if self.named_hop(&u) => {
+                            return self.hold_request(ctx, tx, &flow, edit, hash, &u);
+                        }
                         None => {
                             return self.reply(
                                 ctx,
@@ -689,7 +702,7 @@ impl Proxy {
                 None => ruri.as_sip().cloned(),
             },
         };
-        let dest = hop.and_then(|u| {
+        let dest = hop.as_ref().and_then(|u| {
             if u.user.is_some()
                 && remaining.is_empty()
                 && self.identity.is_our_domain_uri(&u.host, u.port)
@@ -706,35 +719,18 @@ impl Proxy {
                     .first()
                     .and_then(forward::binding_destination)
             } else {
-                forward::resolve(ctx.registrar, &u)
+                forward::resolve(ctx.registrar, u)
             }
         });
         let Some(dest) = dest else {
+            // A next hop named by host name: RFC 3263 (indialog_dns.rs).
+            if let Some(u) = hop.as_ref().filter(|u| self.named_hop(u)) {
+                return self.hold_ack(ctx, msg, flow, edit, u);
+            }
             self.stats.dropped += 1;
             return;
         };
-        let hash = branch::loop_hash(&self.loop_keys, msg);
-        let br = branch::new_branch(hash, ctx.rng);
-        let Some(via) = forward::via_value(&self.identity, &dest, &br) else {
-            self.stats.dropped += 1;
-            return;
-        };
-        let target = Target {
-            request_uri: None,
-            dest,
-            push_routes: Vec::new(),
-            direct: false,
-        };
-        let bytes = forward::build_forward(&ForwardSpec {
-            msg,
-            flow,
-            routes: &edit,
-            target: &target,
-            via,
-            record_route: Vec::new(),
-        });
-        self.stats.requests_forwarded += 1;
-        self.transmits.push_back(dest_transmit(&dest, bytes));
+        self.send_ack(ctx, msg, flow, &edit, dest);
     }
 
     /// Forwards a response that matched no client transaction (§16.7 stateless path).
