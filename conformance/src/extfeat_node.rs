@@ -3,7 +3,8 @@
 //! `Command::TerminateSession` at a set virtual time.
 //!
 //! Config keys: `ext_voicemail=<ip:port>` (the voicemail server),
-//! `ext_max_ring_s=<s>`, `ext_max_session_s=<s>`, `ext_pickup_prefix=<p>`,
+//! `ext_max_ring_s=<s>`, `ext_max_session_s=<s>`, `ext_session_idle_s=<s>`
+//! (0: off), `ext_pickup_prefix=<p>`,
 //! `ext_terminate=<seconds>,<Call-ID>` (the operator ends that call at that
 //! virtual time; the Call-ID is written literally in the script).
 //! Extension attributes: `redirect=<ext|voicemail>`, `allow_external=on|off`,
@@ -40,6 +41,9 @@ pub fn apply_config(cfg: &mut Config, k: &str, v: &str) -> bool {
         }
         "ext_max_ring_s" => cfg.max_ring_duration = Some(secs(k, v)),
         "ext_max_session_s" => cfg.max_session_duration = Some(secs(k, v)),
+        "ext_session_idle_s" => {
+            cfg.session_idle_timeout = (v != "0").then(|| secs(k, v));
+        }
         "ext_pickup_prefix" => cfg.pickup_prefix = v.to_owned(),
         "ext_terminate" => {}
         _ => return false,

@@ -84,6 +84,12 @@ pub struct Config {
     /// How long an answered call may last before the server ends it with a BYE
     /// to both sides (`security.max_session_duration_s`); `None`: no limit.
     pub max_session_duration: Option<Duration>,
+    /// How long an answered call may go without any in-dialog request before
+    /// the server ends it (BYE to both sides): a phone that lost power never
+    /// sends its BYE (`security.session_idle_timeout_s`, default 2 hours;
+    /// RFC 4028 `Session-Expires`, when negotiated, can shorten it). `None`:
+    /// only session timers.
+    pub session_idle_timeout: Option<Duration>,
     /// The call pickup prefix (`service.pickup_prefix`, e.g. `*8`); empty: off.
     pub pickup_prefix: String,
 }
@@ -117,6 +123,7 @@ impl Config {
             voicemail_server: None,
             max_ring_duration: None,
             max_session_duration: None,
+            session_idle_timeout: Some(Duration::from_secs(7200)),
             pickup_prefix: String::new(),
         }
     }
@@ -195,6 +202,12 @@ impl Config {
         if self.max_session_duration.is_some_and(|d| d.is_zero()) {
             return bad(
                 "max_session_duration",
+                "must be positive (None = no limit)".into(),
+            );
+        }
+        if self.session_idle_timeout.is_some_and(|d| d.is_zero()) {
+            return bad(
+                "session_idle_timeout",
                 "must be positive (None = no limit)".into(),
             );
         }

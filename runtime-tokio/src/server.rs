@@ -132,6 +132,7 @@ pub fn engine_config(
     let secs = |n: u32| (n > 0).then(|| Duration::from_secs(u64::from(n)));
     cfg.max_ring_duration = secs(settings.security.max_ring_duration_s);
     cfg.max_session_duration = secs(settings.security.max_session_duration_s);
+    cfg.session_idle_timeout = secs(settings.security.session_idle_timeout_s);
     cfg.validate()
         .map_err(|e| StartError(format!("invalid settings: {e}")))?;
     Ok(cfg)

@@ -202,6 +202,10 @@ pub struct Security {
     /// How long an answered call may last before the server ends it (BYE to
     /// both sides), seconds; 0: no limit.
     pub max_session_duration_s: u32,
+    /// How long an answered call may go without any in-dialog request (a
+    /// phone that lost power never sends BYE) before the server ends it (BYE
+    /// to both sides), seconds; 0: only RFC 4028 session timers.
+    pub session_idle_timeout_s: u32,
 }
 
 /// A digest algorithm (RFC 7616 §3.3).
@@ -224,6 +228,7 @@ impl Default for Security {
             digest_algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
             max_ring_duration_s: 0,
             max_session_duration_s: 0,
+            session_idle_timeout_s: 7200,
         }
     }
 }

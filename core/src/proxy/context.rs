@@ -452,6 +452,10 @@ impl Proxy {
                     });
                     if answered {
                         self.stats.successful_calls += 1;
+                        if let Some(ft) = response.from_tag() {
+                            let se = super::session_idle::session_expires(&response);
+                            self.idle.arm(ctx.now, response.call_id(), ft, se);
+                        }
                         if let Some(Some(leg)) = leg {
                             self.session_answered(ctx, leg, &response);
                         }
@@ -698,6 +702,7 @@ impl Proxy {
         c.into_iter()
             .chain(self.ext.next_deadline())
             .chain(self.dns.poll_timeout())
+            .chain(self.idle.next_deadline())
             .min()
     }
 
@@ -707,6 +712,7 @@ impl Proxy {
     pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
         self.ring_timeouts(ctx);
         self.session_timeouts(ctx);
+        self.idle_timeouts(ctx);
         self.dns.handle_timeout(ctx.now, ctx.rng);
         self.pump_dns(ctx);
         while let Some(&(at, server)) = self.timer_c.first() {

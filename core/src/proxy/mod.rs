@@ -17,10 +17,12 @@ pub mod branch;
 pub mod context;
 pub mod extfeat;
 pub mod forward;
+pub mod indialog_dns;
 pub mod nexthop_auth;
 pub mod pickup;
 pub mod routed;
 pub mod serial;
+pub mod session_idle;
 pub mod session_limit;
 
 use crate::auth::Verdict;
@@ -39,7 +41,7 @@ use crate::transaction::layer::dest_transmit;
 use crate::transaction::{Layer, TxId};
 use crate::transport::Flow;
 use context::Context;
-use forward::{ForwardSpec, RouteEdit, Target};
+use forward::{RouteEdit, Target};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
@@ -109,6 +111,10 @@ pub struct Proxy {
     dialog_shifts: BTreeMap<(String, String), u32>,
     /// Calls to UA-type destinations, bridged as a B2BUA ([`b2bua`]).
     b2bua: b2bua::B2bua,
+    /// Requests waiting for their next hop's address ([`indialog_dns`]).
+    held: BTreeMap<crate::dns::JobId, indialog_dns::Held>,
+    /// Idle deadlines of answered sessions ([`session_idle`]).
+    idle: session_idle::IdleSessions,
     /// Counters.
     pub stats: ProxyStats,
 }
@@ -137,6 +143,8 @@ impl Proxy {
             process_3xx: cfg.process_3xx_locally,
             dialog_shifts: BTreeMap::new(),
             b2bua: b2bua::B2bua::default(),
+            held: BTreeMap::new(),
+            idle: session_idle::IdleSessions::new(cfg.session_idle_timeout),
             stats: ProxyStats::default(),
         }
     }
@@ -314,6 +322,8 @@ impl Proxy {
         if !initial && let (Some(ft), Some(tt)) = (msg.from_tag(), msg.to_tag()) {
             ctx.sessions
                 .note_in_dialog(msg.call_id(), ft, tt, msg.cseq().seq);
+            let se = session_idle::session_expires(&msg);
+            self.idle.touch(ctx.now, msg.call_id(), ft, tt, se);
         }
         // Targets.
         let targets: Vec<Target> = if let Some(first) = remaining.first() {
@@ -327,6 +337,11 @@ impl Proxy {
                     push_routes: Vec::new(),
                     direct: false,
                 }],
+                // A Route named by host name: RFC 3263 (indialog_dns.rs).
+                None if self.named_hop(u) => {
+                    let u = u.clone();
+                    return self.hold_request(ctx, tx, &flow, edit, hash, &u);
+                }
                 None => {
                     return self.reply(
                         ctx,
@@ -397,6 +412,10 @@ impl Proxy {
                             push_routes: Vec::new(),
                             direct: false,
                         }],
+                        // A remote target named by host name: RFC 3263.
+                        None if self.named_hop(&u) => {
+                            return self.hold_request(ctx, tx, &flow, edit, hash, &u);
+                        }
                         None => {
                             return self.reply(
                                 ctx,
@@ -700,7 +719,7 @@ impl Proxy {
                 None => ruri.as_sip().cloned(),
             },
         };
-        let dest = hop.and_then(|u| {
+        let dest = hop.as_ref().and_then(|u| {
             if u.user.is_some()
                 && remaining.is_empty()
                 && self.identity.is_our_domain_uri(&u.host, u.port)
@@ -717,35 +736,18 @@ impl Proxy {
                     .first()
                     .and_then(forward::binding_destination)
             } else {
-                forward::resolve(ctx.registrar, &u)
+                forward::resolve(ctx.registrar, u)
             }
         });
         let Some(dest) = dest else {
+            // A next hop named by host name: RFC 3263 (indialog_dns.rs).
+            if let Some(u) = hop.as_ref().filter(|u| self.named_hop(u)) {
+                return self.hold_ack(ctx, msg, flow, edit, u);
+            }
             self.stats.dropped += 1;
             return;
         };
-        let hash = branch::loop_hash(&self.loop_keys, msg);
-        let br = branch::new_branch(hash, ctx.rng);
-        let Some(via) = forward::via_value(&self.identity, &dest, &br) else {
-            self.stats.dropped += 1;
-            return;
-        };
-        let target = Target {
-            request_uri: None,
-            dest,
-            push_routes: Vec::new(),
-            direct: false,
-        };
-        let bytes = forward::build_forward(&ForwardSpec {
-            msg,
-            flow,
-            routes: &edit,
-            target: &target,
-            via,
-            record_route: Vec::new(),
-        });
-        self.stats.requests_forwarded += 1;
-        self.transmits.push_back(dest_transmit(&dest, bytes));
+        self.send_ack(ctx, msg, flow, &edit, dest);
     }
 
     /// Forwards a response that matched no client transaction (§16.7 stateless path).

@@ -17,9 +17,14 @@
 //! - §22.3 / §8.1.3.5: a request resent with credentials carries the next
 //!   CSeq number. The caller's transaction still has the old one, so the
 //!   proxy puts the caller's number back into the responses of that branch
-//!   and, once the call is answered, shifts the caller's in-dialog requests
-//!   (the ACK for the 2xx, a BYE, a re-INVITE) by the same amount until the
-//!   dialog ends with a BYE.
+//!   and, from the first To-tagged response of the INVITE on (a 1xx sets up
+//!   an early dialog, §12.1; a 2xx the dialog), shifts every request the
+//!   caller sends in that dialog (PRACK and UPDATE in the early dialog, the
+//!   ACK for the 2xx, BYE, re-INVITE, INFO…) by the same amount, puts the
+//!   caller's number back into their responses, and shifts the CSeq number
+//!   inside a PRACK's `RAck` (RFC 3262 §7.2: it names the INVITE's CSeq as
+//!   the callee sent it). The shift is forgotten when the dialog ends with a
+//!   BYE, or when the INVITE fails (its early dialogs end, §12.3).
 
 use super::{Ctx, Proxy, branch, forward};
 use crate::auth::{Secret, pick_challenge, respond};
@@ -90,6 +95,31 @@ pub fn with_cseq(msg: &Message, seq: u32) -> Option<Message> {
     let mut s = Splice::new(msg);
     s.replace_first(HeaderName::CSeq, format_args!("{seq} {method}"));
     Message::parse(s.to_bytes(), &Limits::default()).ok()
+}
+
+/// `msg` (a PRACK) with the CSeq number inside its `RAck` raised by `shift`
+/// (RFC 3262 §7.2: `RAck: response-num CSeq-num Method`), re-parsed. `None`
+/// when it has no well-formed RAck or the number would overflow.
+pub fn with_rack_shifted(msg: &Message, shift: u32) -> Option<Message> {
+    let value = msg.header_named("RAck")?;
+    let mut parts = value.split_ascii_whitespace();
+    let (rseq, cseq, method) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let rseq: u32 = rseq.parse().ok()?;
+    let cseq = cseq.parse::<u32>().ok()?.checked_add(shift)?;
+    // The value is a slice of the raw message: splice the new one in.
+    let raw = msg.raw();
+    let start = (value.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
+    let end = start.checked_add(value.len())?;
+    let (head, tail) = (raw.get(..start)?, raw.get(end..)?);
+    let new = format!("{rseq} {cseq} {method}");
+    let mut out = Vec::with_capacity(raw.len() + 8);
+    out.extend_from_slice(head);
+    out.extend_from_slice(new.as_bytes());
+    out.extend_from_slice(tail);
+    Message::parse(bytes::Bytes::from(out), &Limits::default()).ok()
 }
 
 /// The header a challenge comes in and the one its answer goes in.
@@ -230,18 +260,25 @@ impl Proxy {
         if shift == 0 {
             return response;
         }
-        // Only a dialog-creating INVITE's 2xx starts a dialog whose later
-        // requests need the shift (a MESSAGE or OPTIONS never gets a BYE, so
-        // recording it would only fill the table).
-        if (200..300).contains(&status)
-            && response.cseq().method == crate::sip::Method::Invite
+        // Only an INVITE's To-tagged 1xx (early dialog) or 2xx starts a
+        // dialog whose later requests need the shift (a MESSAGE or OPTIONS
+        // never gets a BYE, so recording it would only fill the table).
+        if response.cseq().method == crate::sip::Method::Invite
             && let Some(from_tag) = response.from_tag()
         {
-            if self.dialog_shifts.len() >= MAX_DIALOG_SHIFTS {
-                self.dialog_shifts.pop_first();
+            let key = (response.call_id().to_owned(), from_tag.to_owned());
+            if (101..300).contains(&status) && response.to_tag().is_some() {
+                if !self.dialog_shifts.contains_key(&key)
+                    && self.dialog_shifts.len() >= MAX_DIALOG_SHIFTS
+                {
+                    self.dialog_shifts.pop_first();
+                }
+                self.dialog_shifts.insert(key, shift);
+            } else if status >= 300 && !self.contexts.get(&server).is_some_and(|c| c.answered) {
+                // The INVITE failed: its early dialogs are over (§12.3), and
+                // a failover branch starts again from the caller's CSeq.
+                self.dialog_shifts.remove(&key);
             }
-            self.dialog_shifts
-                .insert((response.call_id().to_owned(), from_tag.to_owned()), shift);
         }
         let seq = response.cseq().seq.saturating_sub(shift);
         with_cseq(&response, seq).unwrap_or(response)
@@ -257,7 +294,14 @@ impl Proxy {
         let key = (msg.call_id().to_owned(), msg.from_tag()?.to_owned());
         let shift = *self.dialog_shifts.get(&key)?;
         let seq = msg.cseq().seq.checked_add(shift)?;
-        Some((with_cseq(msg, seq)?, shift))
+        let shifted = with_cseq(msg, seq)?;
+        if msg.method() == Some(&Method::Prack) && msg.header_named("RAck").is_some() {
+            // RFC 3262 §7.2: the RAck names the INVITE's CSeq the callee saw.
+            // A malformed RAck goes on as it came (the callee answers 481).
+            let with_rack = with_rack_shifted(&shifted, shift);
+            return Some((with_rack.unwrap_or(shifted), shift));
+        }
+        Some((shifted, shift))
     }
 
     /// A BYE ends the dialog: its CSeq shift is no longer needed.
@@ -387,6 +431,38 @@ mod tests {
         assert_eq!(back.cseq().method, Method::Invite);
         assert_eq!(back.to_tag(), Some("2"));
         assert_eq!(back.raw().len(), raw.len());
+    }
+
+    fn prack(rack: &str) -> Message {
+        let raw = format!(
+            "PRACK sip:b@192.0.2.9 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\n\
+             CSeq: 2 PRACK\r\nRAck: {rack}\r\nContent-Length: 0\r\n\r\n"
+        );
+        Message::parse(bytes::Bytes::from(raw), &Limits::default()).expect("valid")
+    }
+
+    #[test]
+    fn rack_cseq_number_is_shifted() {
+        let m = prack("1 1 INVITE");
+        let out = with_rack_shifted(&m, 1).expect("well formed");
+        assert_eq!(out.header_named("RAck"), Some("1 2 INVITE"));
+        assert_eq!(out.cseq().seq, 2, "the rest is kept");
+        assert_eq!(out.raw().len(), m.raw().len());
+        let m = prack("776656   4294967290 INVITE");
+        assert_eq!(
+            with_rack_shifted(&m, 3).and_then(|o| o.header_named("RAck").map(str::to_owned)),
+            Some("776656 4294967293 INVITE".to_owned()),
+            "extra blanks normalised"
+        );
+        for bad in [
+            "1 x INVITE",
+            "1 1",
+            "1 1 INVITE extra",
+            "1 4294967295 INVITE",
+        ] {
+            assert!(with_rack_shifted(&prack(bad), 1).is_none(), "{bad:?}");
+        }
     }
 
     #[test]

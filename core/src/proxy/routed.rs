@@ -559,6 +559,7 @@ impl Proxy {
         }
         self.dialog_shifts
             .remove(&(s.call_id.clone(), s.from_tag.clone()));
+        self.idle.forget(&s.call_id, &s.from_tag);
     }
 
     /// A request from a destination's gateway to an account we register

@@ -108,7 +108,7 @@ fn addr_target(ruri: &str, a: TargetAddr) -> Target {
 
 impl Proxy {
     /// Transports DNS may choose (those we listen on).
-    fn supported_transports(&self) -> Vec<crate::Transport> {
+    pub(crate) fn supported_transports(&self) -> Vec<crate::Transport> {
         use crate::Transport::*;
         [Udp, Tcp, Tls, Ws, Wss]
             .into_iter()
@@ -214,6 +214,8 @@ impl Proxy {
         while let Some((job, outcome)) = self.dns.poll_done() {
             any = true;
             let Some(w) = self.dns_waiters.remove(&job) else {
+                // Or a request held for its next hop (indialog_dns.rs).
+                self.resume_held(ctx, job, outcome);
                 continue;
             };
             let server = match &w {

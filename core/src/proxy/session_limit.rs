@@ -161,7 +161,7 @@ impl Proxy {
 
     /// Ends an answered session: a BYE to each side (when its path is known),
     /// then the session with `cause`. Returns false if no such answered session.
-    fn end_answered(
+    pub(super) fn end_answered(
         &mut self,
         ctx: &mut Ctx<'_>,
         call_id: &str,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 const US: &str = "192.0.2.1:5060";
 const UP: &str = "192.0.2.210:5060";
 
-fn engine(now: Instant) -> Engine {
+pub(super) fn engine(now: Instant) -> Engine {
     let cfg = Config::new(
         "example.com",
         vec![Listener {
@@ -25,7 +25,7 @@ fn engine(now: Instant) -> Engine {
     Engine::new(cfg, now).expect("valid config")
 }
 
-fn upstream(register: bool, ping: bool) -> RoutingConfig {
+pub(super) fn upstream(register: bool, ping: bool) -> RoutingConfig {
     RoutingConfig {
         destinations: vec![Destination {
             username: Some("acct".into()),
@@ -46,7 +46,7 @@ fn upstream(register: bool, ping: bool) -> RoutingConfig {
 }
 
 /// Drains outputs: the requests sent and the events.
-fn drain(e: &mut Engine) -> (Vec<Message>, Vec<Event>) {
+pub(super) fn drain(e: &mut Engine) -> (Vec<Message>, Vec<Event>) {
     let (mut sent, mut events) = (Vec::new(), Vec::new());
     loop {
         match e.poll_output() {
@@ -61,7 +61,7 @@ fn drain(e: &mut Engine) -> (Vec<Message>, Vec<Event>) {
 }
 
 /// Answers `req` from the upstream with `status` and extra header lines.
-fn answer(e: &mut Engine, now: Instant, req: &Message, status: &str, extra: &str) {
+pub(super) fn answer(e: &mut Engine, now: Instant, req: &Message, status: &str, extra: &str) {
     let mut text = format!("SIP/2.0 {status}\r\n");
     for h in [HeaderName::Via, HeaderName::From] {
         text.push_str(&format!(

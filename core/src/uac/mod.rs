@@ -17,6 +17,8 @@
 #[cfg(test)]
 mod engine_tests;
 pub mod health;
+#[cfg(test)]
+mod reg_edit_tests;
 pub mod registration;
 
 pub use registration::{RegState, UpstreamRegistration};

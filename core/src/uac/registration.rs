@@ -17,6 +17,18 @@
 //!   30 s doubling up to 10 minutes; a success resets it.
 //! - [`crate::Engine::shutdown`] and removing the destination send
 //!   `Expires: 0` for a registered account (§10.2.2).
+//! - Editing a destination (`ReplaceRouting`) keeps the registration and its
+//!   Call-ID when the account (registrar, transport, user) is the same
+//!   (§10.2.4: a UA uses one Call-ID for all registrations of a contact);
+//!   changed credentials or expiry only re-REGISTER at once with the next
+//!   CSeq, superseding a request in flight. A changed account un-REGISTERs
+//!   the old one, and the new registration waits until that un-REGISTER has
+//!   ended, so the registrar never sees the two cross (an `Expires: 0` that
+//!   arrives after the new binding would remove it, §10.3 step 7). A
+//!   destination re-added while its un-REGISTER is in flight waits the same
+//!   way and then continues the old Call-ID and CSeq.
+//! - An answer counts only for the request it answers: its transaction
+//!   (branch) and its Call-ID and CSeq number (§8.1.3.3).
 //!
 //! Calls the provider then sends to our Contact (`sip:<username>@<our
 //! address>`, which counts as our domain) go to the extension of that name if
@@ -93,6 +105,9 @@ pub(super) struct Registration {
     removing: bool,
     /// Keep the entry (as Unregistered) after un-registering (shutdown).
     keep: bool,
+    /// Not started yet: an un-REGISTER of the same destination or account
+    /// is in flight and must end first.
+    waiting: bool,
 }
 
 /// Every registration, by an id that is never reused.
@@ -120,12 +135,58 @@ impl Registrations {
             .collect()
     }
 
+    /// True when a registration for `d` must wait: an un-REGISTER of the
+    /// same destination or account is in flight.
+    fn blocked(&self, d: &Destination) -> bool {
+        self.by_id
+            .values()
+            .any(|r| r.removing && (r.dest.name == d.name || same_account(&r.dest, d)))
+    }
+
+    /// [`Registrations::blocked`] for waiting registration `wid`, ignoring
+    /// the un-REGISTER `done` that just ended.
+    fn blocked_except(&self, wid: u64, done: u64) -> bool {
+        let Some(w) = self.by_id.get(&wid) else {
+            return false;
+        };
+        self.by_id.iter().any(|(id, r)| {
+            *id != done
+                && r.removing
+                && (r.dest.name == w.dest.name || same_account(&r.dest, &w.dest))
+        })
+    }
+
     fn active_for(&self, name: &str) -> Option<u64> {
         self.by_id
             .iter()
             .find(|(_, r)| r.dest.name == name && !r.removing)
             .map(|(id, _)| *id)
     }
+}
+
+/// The user of the account's address (and of our Contact).
+fn account_user(d: &Destination) -> Option<&str> {
+    d.username.as_deref().or(d.auth_username.as_deref())
+}
+
+/// True when `a` and `b` register the same binding at the same registrar:
+/// same next hop, transport, account host and user (§10.2: the AOR in To and
+/// the Contact). Anything else (credentials, expiry, routing fields) can
+/// change without un-registering.
+pub(super) fn same_account(a: &Destination, b: &Destination) -> bool {
+    a.gateway.eq_ignore_ascii_case(&b.gateway)
+        && a.port == b.port
+        && a.transport == b.transport
+        && a.domain == b.domain
+        && account_user(a) == account_user(b)
+}
+
+/// True when an edit of the same account needs a new REGISTER (the
+/// credentials or the expiry asked for changed).
+fn needs_reregister(old: &Destination, new: &Destination) -> bool {
+    old.password != new.password
+        || old.auth_username != new.auth_username
+        || old.register_expires != new.register_expires
 }
 
 /// The expiry a 2xx grants the contact `ours` (§10.2.4, §10.3 step 8).
@@ -159,6 +220,24 @@ fn refresh_after(secs: u32) -> Duration {
 impl Uac {
     pub(super) fn sync_registrations(&mut self, ctx: &mut UacCtx<'_>, all: &[Destination]) {
         let wanted: Vec<&Destination> = all.iter().filter(|d| d.register && d.enabled).collect();
+        // Edited, same account: keep the registration and its Call-ID.
+        for d in &wanted {
+            let Some(id) = self.regs.active_for(&d.name) else {
+                continue;
+            };
+            let Some(r) = self.regs.by_id.get_mut(&id) else {
+                continue;
+            };
+            if r.dest == **d || !same_account(&r.dest, d) {
+                continue;
+            }
+            let again = needs_reregister(&r.dest, d);
+            r.dest = (*d).clone();
+            if again && !r.waiting {
+                r.asked = d.register_expires;
+                self.reregister_now(ctx, id);
+            }
+        }
         // Gone or changed: un-register (when registered) and forget.
         let stale: Vec<u64> = self
             .regs
@@ -179,6 +258,7 @@ impl Uac {
             if let Some(s) = ctx.table.state_mut(&d.name) {
                 s.registered = false;
             }
+            let waiting = self.regs.blocked(d);
             self.regs.by_id.insert(
                 id,
                 Registration {
@@ -189,7 +269,7 @@ impl Uac {
                     state: RegState::Pending,
                     last: None,
                     expires_at: None,
-                    next_at: Some(ctx.now),
+                    next_at: (!waiting).then_some(ctx.now),
                     tx: None,
                     authed: false,
                     interval_raised: false,
@@ -197,9 +277,25 @@ impl Uac {
                     backoff: BACKOFF_MIN,
                     removing: false,
                     keep: false,
+                    waiting,
                 },
             );
         }
+    }
+
+    /// Sends `id`'s REGISTER now with the next CSeq, superseding a request
+    /// in flight (whose answer is then ignored) and a scheduled retry.
+    fn reregister_now(&mut self, ctx: &mut UacCtx<'_>, id: u64) {
+        let Some(r) = self.regs.by_id.get_mut(&id) else {
+            return;
+        };
+        if let Some(tx) = r.tx.take() {
+            self.txs.remove(&tx);
+        }
+        r.next_at = None;
+        r.authed = false;
+        r.interval_raised = false;
+        self.send_register(ctx, id, None);
     }
 
     /// Un-registers `id` if it is registered, else forgets it at once.
@@ -208,6 +304,7 @@ impl Uac {
             return;
         };
         r.next_at = None;
+        r.waiting = false;
         if let Some(tx) = r.tx.take() {
             self.txs.remove(&tx); // whatever it answers no longer matters
         }
@@ -324,6 +421,16 @@ impl Uac {
                 return self.fail(ctx, id, Some(status), reason.into());
             }
         };
+        // §8.1.3.3: the transaction matched by branch; the answer must also
+        // be to this request (Call-ID, CSeq number), not to an earlier one.
+        if resp.call_id() != r.call_id || resp.cseq().seq != r.cseq {
+            return self.fail(
+                ctx,
+                id,
+                None,
+                "the answer's Call-ID or CSeq is not the request's".into(),
+            );
+        }
         let status = resp.status().unwrap_or(500);
         let reason = resp.reason().unwrap_or("").to_owned();
         match status {
@@ -382,7 +489,7 @@ impl Uac {
             return;
         };
         if r.removing {
-            return self.unregistered(id, Some((status, reason)));
+            return self.unregistered(ctx.now, id, Some((status, reason)));
         }
         let user = r
             .dest
@@ -426,17 +533,45 @@ impl Uac {
         }
     }
 
-    /// An un-REGISTER ended (answered or not).
-    fn unregistered(&mut self, id: u64, last: Option<(u16, String)>) {
+    /// An un-REGISTER ended (answered or not): a registration waiting for it
+    /// starts now, continuing its Call-ID and CSeq when it is the same account.
+    fn unregistered(&mut self, now: Instant, id: u64, last: Option<(u16, String)>) {
         let Some(r) = self.regs.by_id.get_mut(&id) else {
             return;
         };
         let name = r.dest.name.clone();
-        if r.keep {
+        let old = (
+            r.dest.clone(),
+            r.call_id.clone(),
+            r.from_tag.clone(),
+            r.cseq,
+        );
+        r.removing = false; // no longer blocks anyone
+        let keep = r.keep;
+        let waiter = self
+            .regs
+            .by_id
+            .iter()
+            .filter(|(_, w)| w.waiting)
+            .find(|(_, w)| w.dest.name == old.0.name || same_account(&w.dest, &old.0))
+            .map(|(wid, _)| *wid);
+        if let Some(wid) = waiter
+            && !self.regs.blocked_except(wid, id)
+            && let Some(w) = self.regs.by_id.get_mut(&wid)
+        {
+            w.waiting = false;
+            w.next_at = Some(now);
+            if same_account(&w.dest, &old.0) {
+                (w.call_id, w.from_tag, w.cseq) = (old.1, old.2, old.3);
+            }
+        }
+        let Some(r) = self.regs.by_id.get_mut(&id) else {
+            return;
+        };
+        if keep {
             r.state = RegState::Unregistered;
             r.expires_at = None;
             r.next_at = None;
-            r.removing = false;
             if let Some(l) = last.clone() {
                 r.last = Some(l);
             }
@@ -458,7 +593,7 @@ impl Uac {
             return;
         };
         if r.removing {
-            return self.unregistered(id, status.map(|s| (s, reason)));
+            return self.unregistered(ctx.now, id, status.map(|s| (s, reason)));
         }
         let changed = r.state != RegState::Failed || r.last.as_ref().map(|l| l.0) != status;
         r.state = RegState::Failed;

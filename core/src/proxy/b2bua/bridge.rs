@@ -45,6 +45,16 @@ impl Proxy {
             return true;
         };
         let method = method.clone();
+        // Traffic on either leg keeps the session from idling out
+        // (session_idle), which knows the call by the caller's identifiers.
+        let se = super::super::session_idle::session_expires(msg);
+        self.idle.touch(
+            ctx.now,
+            &call.a_call_id,
+            &call.a_from_tag,
+            &call.a_from_tag,
+            se,
+        );
         // A target refresh (§12.2.2) moves the sender's remote target.
         if matches!(method, Method::Invite | Method::Update)
             && let Some(uri) = leg::contact_uri(msg)
