@@ -371,4 +371,4 @@ mod ua;
 #[allow(unused_imports)] // each test binary uses a different part
 pub(crate) use call::{CallDone, call};
 #[allow(unused_imports)]
-pub(crate) use ua::{Ua, elements, text, uri_of};
+pub(crate) use ua::{Ua, elements, text, tls_config, tls_connect, uri_of};

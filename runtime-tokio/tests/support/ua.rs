@@ -71,8 +71,9 @@ pub(crate) fn tls_config(trust: &std::path::Path) -> std::sync::Arc<rustls::Clie
     )
 }
 
-/// Connects to `server` and completes a verified TLS handshake for the
-/// server's IP address (bounded by [`MSG_TIMEOUT`]).
+/// Connects to `server` and completes a TLS handshake verifying the
+/// certificate for the SIP domain [`DOMAIN`] (RFC 5922 §7), bounded by
+/// [`MSG_TIMEOUT`].
 pub(crate) fn tls_connect(
     server: SocketAddr,
     config: std::sync::Arc<rustls::ClientConfig>,
@@ -80,7 +81,7 @@ pub(crate) fn tls_connect(
     let stream = TcpStream::connect_timeout(&server, MSG_TIMEOUT)?;
     let _ = stream.set_nodelay(true);
     stream.set_read_timeout(Some(MSG_TIMEOUT))?;
-    let name = rustls_pki_types::ServerName::IpAddress(server.ip().into());
+    let name = rustls_pki_types::ServerName::try_from(DOMAIN).expect("a DNS name");
     let conn = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
     let mut tls = rustls::StreamOwned::new(conn, stream);
     while tls.conn.is_handshaking() {
