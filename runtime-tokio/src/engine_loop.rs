@@ -354,7 +354,15 @@ impl EngineLoop {
 
     fn handle(&mut self, msg: ToEngine) {
         match msg {
-            ToEngine::Input(i) => self.engine.handle_input(i),
+            ToEngine::Input(i) => {
+                if let Input::ConnectionClosed { conn, .. } = &i {
+                    // The reader ended: drop the writer's queue so the writer
+                    // task ends too and the socket is closed (no CLOSE-WAIT
+                    // sockets left behind by peers that hung up).
+                    self.conns.remove(conn);
+                }
+                self.engine.handle_input(i);
+            }
             ToEngine::Opened { flow, handle } => {
                 if let Some(c) = flow.conn {
                     self.conns.insert(c, handle);

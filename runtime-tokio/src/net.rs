@@ -23,6 +23,12 @@ use tokio::time::Instant;
 /// Messages queued for one connection's writer.
 pub const WRITE_QUEUE: usize = 256;
 
+/// Bytes read at once from a stream connection. Every open connection keeps
+/// one such buffer for its life, so it is small: a larger message arrives in
+/// several reads and the engine frames it (RFC 3261 §18.3), while an idle
+/// connection costs little (the bound: 16 kB per idle TLS connection).
+pub const READ_BUFFER: usize = 4 * 1024;
+
 /// Shared numbering and accounting of stream connections.
 #[derive(Debug, Default)]
 pub struct ConnTable {
@@ -235,7 +241,7 @@ fn spawn_halves<R, W>(
             table.open.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut buf = vec![0u8; READ_BUFFER];
         loop {
             let read = tokio::select! {
                 r = tokio::time::timeout(idle, rd.read(&mut buf)) => r,

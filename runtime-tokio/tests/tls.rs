@@ -322,3 +322,30 @@ fn tls10_client_hello() -> Vec<u8> {
     rec.extend(hs);
     rec
 }
+
+#[test]
+fn a_peer_that_hangs_up_is_closed_on_our_side_too() {
+    let mut env = Env::new();
+    let _server = Server::start(&mut env);
+    let trust = tls_config(&generated_cert(&env));
+    for _ in 0..3 {
+        let mut tls = tls_connect(env.tls_addr(), trust.clone()).expect("handshake");
+        // close_notify, then FIN: the server must close its end (not leave
+        // the socket in CLOSE-WAIT with its tasks parked).
+        tls.conn.send_close_notify();
+        while tls.conn.wants_write() {
+            tls.conn
+                .write_tls(&mut tls.sock)
+                .expect("write close_notify");
+        }
+        tls.sock
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shutdown");
+        tls.sock
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut rest = Vec::new();
+        let r = tls.sock.read_to_end(&mut rest);
+        assert!(r.is_ok(), "the server did not close its end: {r:?}");
+    }
+}
