@@ -90,7 +90,15 @@ pub struct EngineLoop {
     io: tokio::runtime::Handle,
     /// Answers the engine's DNS questions (`None`: every lookup fails).
     dns: Option<Arc<hickory_resolver::TokioResolver>>,
+    /// TLS configuration (`None`: TLS disabled).
+    tls: Option<crate::tls::TlsContext>,
+    /// The host name each address was last resolved from (the name an
+    /// outbound TLS connection to that address verifies); bounded.
+    tls_names: Arc<std::sync::Mutex<BTreeMap<std::net::IpAddr, String>>>,
 }
+
+/// Most addresses remembered in `tls_names` (cleared when full).
+const TLS_NAMES_MAX: usize = 4096;
 
 /// An output waiting for a storage barrier.
 enum Held {
@@ -140,7 +148,15 @@ impl EngineLoop {
             barrier_rx,
             io,
             dns: None,
+            tls: None,
+            tls_names: Arc::default(),
         }
+    }
+
+    /// Enables TLS connections (outbound ones in particular).
+    pub fn with_tls(mut self, tls: Option<crate::tls::TlsContext>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Sets the resolver that answers the engine's DNS questions.
@@ -338,7 +354,15 @@ impl EngineLoop {
 
     fn handle(&mut self, msg: ToEngine) {
         match msg {
-            ToEngine::Input(i) => self.engine.handle_input(i),
+            ToEngine::Input(i) => {
+                if let Input::ConnectionClosed { conn, .. } = &i {
+                    // The reader ended: drop the writer's queue so the writer
+                    // task ends too and the socket is closed (no CLOSE-WAIT
+                    // sockets left behind by peers that hung up).
+                    self.conns.remove(conn);
+                }
+                self.engine.handle_input(i);
+            }
             ToEngine::Opened { flow, handle } => {
                 if let Some(c) = flow.conn {
                     self.conns.insert(c, handle);
@@ -504,9 +528,24 @@ impl EngineLoop {
             return;
         };
         let tx = self.tx.clone();
+        let names = self.tls.is_some().then(|| self.tls_names.clone());
         self.io.spawn(async move {
             let result = crate::dns::lookup(&dns, &query).await;
             tracing::debug!("dns {query:?}: {result:?}");
+            if let (Some(names), switchboard_core::dns::DnsQuery::Addr(name)) = (names, &query)
+                && let Ok(switchboard_core::dns::DnsAnswer {
+                    records: switchboard_core::dns::DnsRecords::Addr(ips),
+                    ..
+                }) = &result
+                && let Ok(mut map) = names.lock()
+            {
+                if map.len() + ips.len() > TLS_NAMES_MAX {
+                    map.clear();
+                }
+                for ip in ips {
+                    map.insert(*ip, name.clone());
+                }
+            }
             let _ = tx
                 .send(ToEngine::Input(Input::Resolved {
                     now: Instant::now().into_std(),
@@ -527,6 +566,24 @@ impl EngineLoop {
                     self.table.clone(),
                     self.idle,
                 ));
+            }
+            Transport::Tls if self.tls.is_some() => {
+                let name = self
+                    .tls_names
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&remote.ip()).cloned());
+                if let Some(ctx) = self.tls.clone() {
+                    self.io.spawn(crate::tls::tls_connect(
+                        conn,
+                        remote,
+                        name,
+                        ctx,
+                        self.tx.clone(),
+                        self.table.clone(),
+                        self.idle,
+                    ));
+                }
             }
             other => {
                 tracing::warn!(
@@ -572,6 +629,8 @@ pub struct EngineParts {
     pub grace: Duration,
     /// The DNS resolver (RFC 3263, ENUM); `None`: lookups fail.
     pub dns: Option<Arc<hickory_resolver::TokioResolver>>,
+    /// TLS (`None`: disabled; outbound TLS connects then fail).
+    pub tls: Option<crate::tls::TlsContext>,
 }
 
 impl std::fmt::Debug for EngineParts {
@@ -649,6 +708,7 @@ pub async fn spawn_engine_thread(
                     shutdown,
                     grace,
                     dns,
+                    tls,
                 } = parts;
                 let lp = EngineLoop::new(
                     engine,
@@ -661,7 +721,8 @@ pub async fn spawn_engine_thread(
                     save_registrations,
                     io,
                 )
-                .with_dns(dns);
+                .with_dns(dns)
+                .with_tls(tls);
                 let _ = done_tx.send(lp.run(shutdown, grace).await);
             });
         })

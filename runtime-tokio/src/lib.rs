@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod autoconf;
+pub mod certs;
 pub mod cli;
 pub mod dns;
 pub mod engine_loop;
@@ -27,6 +28,7 @@ pub mod reload;
 pub mod routecmd;
 pub mod server;
 pub mod storage_worker;
+pub mod tls;
 pub mod udp;
 
 use clap::Parser;

@@ -1,5 +1,8 @@
 //! Stream sockets: the TCP acceptor, and one reader and one writer task
-//! per TCP connection. They only move bytes; every decision is the engine's.
+//! per stream connection (TCP here; TLS in [`crate::tls`] runs its handshake
+//! and then hands the encrypted stream to the same tasks, which work on any
+//! tokio `AsyncRead + AsyncWrite`). They only move bytes; every decision is
+//! the engine's.
 //!
 //! Readers turn what arrives into [`Input`]s on the engine channel. Writers
 //! take bytes from a bounded per-connection queue; a connection whose queue is
@@ -12,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use switchboard_core::{ConnId, Flow, Input, Transport};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -20,11 +23,19 @@ use tokio::time::Instant;
 /// Messages queued for one connection's writer.
 pub const WRITE_QUEUE: usize = 256;
 
+/// Bytes read at once from a stream connection. Every open connection keeps
+/// one such buffer for its life, so it is small: a larger message arrives in
+/// several reads and the engine frames it (RFC 3261 §18.3), while an idle
+/// connection costs little (the bound: 16 kB per idle TLS connection).
+pub const READ_BUFFER: usize = 4 * 1024;
+
 /// Shared numbering and accounting of stream connections.
 #[derive(Debug, Default)]
 pub struct ConnTable {
     next: AtomicU64,
     open: AtomicUsize,
+    /// Accepted connections still in their TLS handshake.
+    handshaking: AtomicUsize,
 }
 
 impl ConnTable {
@@ -36,6 +47,28 @@ impl ConnTable {
     /// Open connections right now.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// Open connections plus those still in a handshake (what the
+    /// connection limit counts).
+    pub fn in_use(&self) -> usize {
+        self.open() + self.handshaking.load(Ordering::Relaxed)
+    }
+
+    /// Counts a handshake for as long as the guard lives.
+    pub fn handshake(self: &Arc<Self>) -> HandshakeGuard {
+        self.handshaking.fetch_add(1, Ordering::Relaxed);
+        HandshakeGuard(self.clone())
+    }
+}
+
+/// A connection in its handshake; uncounted when dropped.
+#[derive(Debug)]
+pub struct HandshakeGuard(Arc<ConnTable>);
+
+impl Drop for HandshakeGuard {
+    fn drop(&mut self) {
+        self.0.handshaking.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -82,10 +115,10 @@ pub async fn tcp_acceptor(
                 continue;
             }
         };
-        if table.open() >= limits.max_connections {
+        if table.in_use() >= limits.max_connections {
             tracing::warn!(
                 "TCP connection from {remote} refused: {} connections open (limit)",
-                table.open()
+                table.in_use()
             );
             drop(stream);
             continue;
@@ -134,8 +167,7 @@ pub async fn tcp_connect(
     }
 }
 
-/// Runs one connection: registers its writer with the engine, then reads until
-/// EOF, error or idle timeout, and reports the close.
+/// Runs one TCP connection (see [`spawn_stream`]).
 fn spawn_connection(
     stream: TcpStream,
     transport: Transport,
@@ -148,16 +180,48 @@ fn spawn_connection(
         return;
     };
     let _ = stream.set_nodelay(true);
-    table.open.fetch_add(1, Ordering::Relaxed);
-    let (mut rd, mut wr) = stream.into_split();
-    let (wtx, mut wrx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
-    let closer = Arc::new(Notify::new());
     let flow = Flow {
         transport,
         local,
         remote,
         conn: Some(conn),
     };
+    let (rd, wr) = stream.into_split();
+    spawn_halves(rd, wr, flow, tx, table, idle);
+}
+
+/// Runs one connection over any byte stream (a TLS session, say): see
+/// [`spawn_halves`]. `flow.conn` must be `Some`.
+pub fn spawn_stream<S>(
+    stream: S,
+    flow: Flow,
+    tx: mpsc::Sender<ToEngine>,
+    table: Arc<ConnTable>,
+    idle: Duration,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    spawn_halves(rd, wr, flow, tx, table, idle);
+}
+
+/// Runs one connection: registers its writer with the engine, then reads until
+/// EOF, error or idle timeout, and reports the close.
+fn spawn_halves<R, W>(
+    mut rd: R,
+    mut wr: W,
+    flow: Flow,
+    tx: mpsc::Sender<ToEngine>,
+    table: Arc<ConnTable>,
+    idle: Duration,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(conn) = flow.conn else { return };
+    table.open.fetch_add(1, Ordering::Relaxed);
+    let (wtx, mut wrx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
+    let closer = Arc::new(Notify::new());
     tokio::spawn(async move {
         while let Some(data) = wrx.recv().await {
             if let Err(e) = wr.write_all(&data).await {
@@ -177,7 +241,7 @@ fn spawn_connection(
             table.open.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut buf = vec![0u8; READ_BUFFER];
         loop {
             let read = tokio::select! {
                 r = tokio::time::timeout(idle, rd.read(&mut buf)) => r,

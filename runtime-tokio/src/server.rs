@@ -89,6 +89,9 @@ fn listen_addrs(settings: &Settings) -> Result<Vec<(Transport, SocketAddr)>, Sta
         for t in &transports {
             out.push((*t, SocketAddr::new(*ip, settings.service.sip_port)));
         }
+        if settings.tls.enabled {
+            out.push((Transport::Tls, SocketAddr::new(*ip, settings.tls.port)));
+        }
     }
     Ok(out)
 }
@@ -238,6 +241,13 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         Vec::new()
     };
 
+    // The TLS certificate before any socket: a bad file stops the start, naming it.
+    let tls = if settings.tls.enabled {
+        Some(crate::tls::setup(&settings, &domain).map_err(StartError)?)
+    } else {
+        None
+    };
+
     // Bind every socket before anything starts, so a port in use stops the start cleanly.
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
@@ -260,13 +270,13 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
                 udp.push(s);
             }
             _ => {
-                let l = bind_tcp(addr)?;
+                let l = bind_tcp(addr, t)?;
                 listeners.push(Listener {
                     transport: t,
                     addr: l.local_addr().unwrap_or(addr),
                     advertise: None,
                 });
-                tcp.push(l);
+                tcp.push((t, l));
             }
         }
     }
@@ -334,12 +344,28 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         idle_timeout: Duration::from_secs(u64::from(settings.service.tcp_idle_timeout_s)),
     };
     let mut tasks = Vec::new();
-    for l in tcp {
-        tasks.push(tokio::spawn(net::tcp_acceptor(
-            l,
-            tx.clone(),
-            table.clone(),
-            limits,
+    for (t, l) in tcp {
+        match (t, &tls) {
+            (Transport::Tls, Some(tls)) => tasks.push(tokio::spawn(crate::tls::tls_acceptor(
+                l,
+                tls.context.clone(),
+                tx.clone(),
+                table.clone(),
+                limits,
+            ))),
+            _ => tasks.push(tokio::spawn(net::tcp_acceptor(
+                l,
+                tx.clone(),
+                table.clone(),
+                limits,
+            ))),
+        }
+    }
+    let tls_context = tls.as_ref().map(|t| t.context.clone());
+    if let Some(t) = tls {
+        tasks.push(tokio::spawn(crate::certs::watch(
+            t.reloader,
+            crate::certs::POLL_INTERVAL,
         )));
     }
     tasks.push(tokio::spawn(housekeeping(
@@ -378,6 +404,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
                 None
             }
         },
+        tls: tls_context,
     };
     let engine_thread = spawn_engine_thread(parts, udp, tokio::runtime::Handle::current())
         .await
@@ -474,10 +501,11 @@ fn bind_udp(addr: SocketAddr) -> Result<std::net::UdpSocket, StartError> {
     Ok(socket_for(addr, Type::DGRAM, "UDP")?.into())
 }
 
-fn bind_tcp(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    let sock = socket_for(addr, Type::STREAM, "TCP")?;
-    sock.listen(1024).map_err(|e| bind_error("TCP", addr, &e))?;
-    TcpListener::from_std(sock.into()).map_err(|e| bind_error("TCP", addr, &e))
+fn bind_tcp(addr: SocketAddr, t: Transport) -> Result<TcpListener, StartError> {
+    let what = t.via_token();
+    let sock = socket_for(addr, Type::STREAM, what)?;
+    sock.listen(1024).map_err(|e| bind_error(what, addr, &e))?;
+    TcpListener::from_std(sock.into()).map_err(|e| bind_error(what, addr, &e))
 }
 
 fn bind_error(what: &str, addr: SocketAddr, e: &std::io::Error) -> StartError {

@@ -55,6 +55,8 @@ pub struct Settings {
     pub storage: Storage,
     /// `[routing]`: how routes with the same prefix share calls.
     pub routing: Routing,
+    /// `[tls]`: SIP over TLS (port, certificate, outbound verification).
+    pub tls: Tls,
 }
 
 /// Which SIP transports to serve (TekSIP's "Transport").
@@ -357,6 +359,41 @@ pub struct Routing {
     /// Fail over to the next route on 600 Busy Everywhere and 603 Decline too
     /// (off: a decline ends the call).
     pub failover_on_decline: bool,
+}
+
+/// `[tls]`: SIP over TLS (RFC 3261 §26.2, RFC 5630). TLS 1.2 and 1.3 only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// Listen for SIP over TLS on `port` at every `service.listen` address.
+    pub enabled: bool,
+    /// The TLS port (5061, RFC 3261 §19.1.2).
+    pub port: u16,
+    /// The server certificate chain (PEM). Empty (with `private_key` empty):
+    /// a self-signed certificate for the SIP domain is generated on first run
+    /// and kept in `storage.data_dir`.
+    pub certificate: PathBuf,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) of `certificate`.
+    pub private_key: PathBuf,
+    /// CA certificates (PEM) that outbound TLS connections are verified
+    /// against; empty: the system's roots.
+    pub ca_file: PathBuf,
+    /// A TLS handshake (inbound or outbound) not finished in this many
+    /// seconds is abandoned and its connection closed.
+    pub handshake_timeout_s: u32,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            port: 5061,
+            certificate: PathBuf::new(),
+            private_key: PathBuf::new(),
+            ca_file: PathBuf::new(),
+            handshake_timeout_s: 10,
+        }
+    }
 }
 
 /// A settings file that cannot be used.

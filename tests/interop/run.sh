@@ -8,6 +8,9 @@
 #                       (INVITE/407/ACK/INVITE/100/180/200/ACK/BYE/200)
 #   baresip_call        two baresip instances register and one calls the other,
 #                       RTP both ways end to end
+#   baresip_register_tls  baresip registers with digest over SIP/TLS (issue 5), trusting the
+#                       server's generated self-signed certificate (Debian's sipp is built
+#                       without OpenSSL, so `sipp -t l1` is not available here)
 #   server_shutdown     SIGTERM stops the server cleanly (exit 0), no panic logged
 #   kamailio_upstream_register    the server registers a trunk account (destination
 #                       with register=yes) to Kamailio as an upstream registrar with
@@ -36,6 +39,7 @@
 #        kamailio, dnsmasq)
 # env:   SWITCHBOARD_BIN (default: $CARGO_TARGET_DIR or target, /debug/switchboard;
 #        built with `cargo build -p switchboard` when missing), INTEROP_PORT (5070),
+#        INTEROP_TLS_PORT (INTEROP_PORT + 1),
 #        INTEROP_DNS_PORT (53530, dnsmasq on 127.0.0.1), INTEROP_KEEP=1 keeps the
 #        temporary directory for inspection.
 # Prints one line per test and, last, "N passed, M failed"; exits 1 if any failed.
@@ -45,6 +49,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/tests/interop
 PORT=${INTEROP_PORT:-5070}
 DNS_PORT=${INTEROP_DNS_PORT:-53530}
+TLS_PORT=${INTEROP_TLS_PORT:-$((PORT + 1))}
 REG=127.0.0.1:$PORT
 BIN=${SWITCHBOARD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/switchboard}
 STARTED=$(date +%s)
@@ -140,6 +145,9 @@ directory = "$T/logs"
 
 [storage]
 data_dir = "$T/data"
+
+[tls]
+port = $TLS_PORT
 EOF2
 {
   for n in $(seq 1000 1999); do echo "$n,pw$n"; done
@@ -147,6 +155,7 @@ EOF2
   echo "2001,pw2001,sipp callee"
   echo "3001,pw3001,baresip caller"
   echo "3002,pw3002,baresip callee"
+  echo "3003,pw3003,baresip over TLS"
   echo "2003,pw2003,routing caller"
 } > "$T/extensions.csv"
 "$BIN" -c "$T/switchboard.toml" ext import "$T/extensions.csv" || { echo "interop: ext import failed"; exit 1; }
@@ -185,7 +194,7 @@ if ! timeout 15 grep -m1 -q '^ready:' <(tail -n +1 --pid="$SERVER" -f "$T/server
   echo "interop: the server did not become ready; its stderr:"; tail -20 "$T/server.err"
   echo "0 passed, 1 failed"; exit 1
 fi
-echo "interop: $(head -1 "$T/server.out")"
+echo "interop: $(grep -a -m1 "^ready:" "$T/server.out")"
 
 # --- the tests ---------------------------------------------------------------
 t_sipp_register_1000() {
@@ -229,6 +238,11 @@ t_sipp_calls_200() {
 
 t_baresip_call() {
   bash "$HERE/baresip/call-test.sh" "$T/baresip" "$REG" 3001 pw3001 3002 pw3002
+}
+
+t_baresip_register_tls() {
+  bash "$HERE/baresip/register-tls.sh" "$T/baresip-tls" "127.0.0.1:$TLS_PORT" 3003 pw3003 \
+    "$T/data/tls-selfsigned.crt"
 }
 
 t_server_shutdown() {
@@ -395,6 +409,7 @@ run_test sipp_register_1000 t_sipp_register_1000
 run_test sipp_register_tcp t_sipp_register_tcp
 run_test sipp_calls_200 t_sipp_calls_200
 run_test baresip_call t_baresip_call
+run_test baresip_register_tls t_baresip_register_tls
 run_test kamailio_upstream_register t_kamailio_upstream_register
 run_test kamailio_upstream_inbound_call t_kamailio_upstream_inbound_call
 run_test route_prefix_failover t_route_prefix_failover

@@ -66,6 +66,10 @@ pub(crate) struct Env {
     pub service_extra: String,
     /// Extra sections appended to the settings file.
     pub extra: String,
+    /// The SIP-over-TLS port on 127.0.0.1 (`tls.port`).
+    pub tls_port: u16,
+    /// Extra lines for the `[tls]` section.
+    pub tls_extra: String,
     /// `storage.data_dir` (default: `data` in the directory).
     pub data_dir: PathBuf,
     runs: u32,
@@ -86,6 +90,8 @@ impl Env {
             config,
             service_extra: String::new(),
             extra: String::new(),
+            tls_port: free_port(),
+            tls_extra: String::new(),
             data_dir,
             runs: 0,
         };
@@ -108,6 +114,11 @@ impl Env {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// The server's SIP-over-TLS address.
+    pub(crate) fn tls_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.tls_port))
+    }
+
     /// The settings text for this environment.
     pub(crate) fn settings_text(&self) -> String {
         let d = self.dir().display();
@@ -116,10 +127,12 @@ impl Env {
              save_registrations = true\n{}\n\
              [security]\nsip_authentication = true\nauthenticate_local_calls = true\n\n\
              [logging]\nlevel = \"developer\"\ndirectory = \"{d}/logs\"\n\n\
-             [storage]\ndata_dir = \"{}\"\n\n{}",
+             [storage]\ndata_dir = \"{}\"\n\n[tls]\nport = {}\n{}\n\n{}",
             self.port,
             self.service_extra,
             self.data_dir.display(),
+            self.tls_port,
+            self.tls_extra,
             self.extra
         )
     }
@@ -247,6 +260,7 @@ impl Server {
                 Ok(s) => return s,
                 Err(f) if f.stderr.contains("address in use") => {
                     env.port = free_port();
+                    env.tls_port = free_port();
                     env.write_settings();
                 }
                 Err(f) => panic!("switchboard did not start: {f:?}"),
@@ -357,4 +371,4 @@ mod ua;
 #[allow(unused_imports)] // each test binary uses a different part
 pub(crate) use call::{CallDone, call};
 #[allow(unused_imports)]
-pub(crate) use ua::{Ua, elements, text, uri_of};
+pub(crate) use ua::{Ua, elements, text, tls_config, tls_connect, uri_of};

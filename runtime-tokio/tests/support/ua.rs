@@ -1,4 +1,4 @@
-//! The test user agent: a minimal SIP UA over UDP or TCP built on
+//! The test user agent: a minimal SIP UA over UDP, TCP or TLS (rustls) built on
 //! `switchboard_core::sip` (RFC 3261 §8.1.1 requests, §18.3 stream framing) and
 //! `switchboard_core::auth` (digest answers to 401/407, RFC 3261 §22, RFC 7616,
 //! RFC 8760). Every receive has a timeout.
@@ -20,12 +20,83 @@ pub(crate) fn unique() -> u32 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A byte stream to the server: TCP, or TLS over TCP.
+pub(crate) trait StreamIo: Read + Write + Send {
+    /// The underlying socket (for read timeouts).
+    fn tcp(&self) -> &TcpStream;
+    /// The server's certificate (DER), for TLS.
+    fn peer_certificate(&self) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+impl StreamIo for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+/// A client TLS session over a blocking TCP socket.
+pub(crate) type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+impl StreamIo for TlsStream {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+    fn peer_certificate(&self) -> Option<Vec<u8>> {
+        self.conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.as_ref().to_vec())
+    }
+}
+
+/// A TLS client configuration (TLS 1.2/1.3, ring) trusting only the PEM
+/// certificates in `trust` (the server's self-signed certificate).
+pub(crate) fn tls_config(trust: &std::path::Path) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls_pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(trust).expect("reading the trusted certificate") {
+        roots
+            .add(c.expect("a PEM certificate"))
+            .expect("a usable root");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// Connects to `server` and completes a TLS handshake verifying the
+/// certificate for the SIP domain [`DOMAIN`] (RFC 5922 §7), bounded by
+/// [`MSG_TIMEOUT`].
+pub(crate) fn tls_connect(
+    server: SocketAddr,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<TlsStream, std::io::Error> {
+    let stream = TcpStream::connect_timeout(&server, MSG_TIMEOUT)?;
+    let _ = stream.set_nodelay(true);
+    stream.set_read_timeout(Some(MSG_TIMEOUT))?;
+    let name = rustls_pki_types::ServerName::try_from(DOMAIN).expect("a DNS name");
+    let conn = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
 /// The link a UA talks over.
 enum Link {
     Udp(UdpSocket),
-    Tcp {
-        stream: TcpStream,
+    Stream {
+        io: Box<dyn StreamIo>,
         framer: StreamFramer,
+        tls: bool,
     },
 }
 
@@ -57,11 +128,37 @@ impl Ua {
         let stream = TcpStream::connect_timeout(&server, MSG_TIMEOUT).expect("connecting over TCP");
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().expect("local address");
-        let link = Link::Tcp {
-            stream,
+        let link = Link::Stream {
+            io: Box::new(stream),
             framer: StreamFramer::new(Limits::default()),
+            tls: false,
         };
         Self::with_link(server, user, password, link, local)
+    }
+
+    /// A UA with a TLS connection to the server, trusting `config`'s roots.
+    pub(crate) fn tls(
+        server: SocketAddr,
+        user: &str,
+        password: &str,
+        config: std::sync::Arc<rustls::ClientConfig>,
+    ) -> Self {
+        let stream = tls_connect(server, config).expect("TLS handshake with the server");
+        let local = stream.sock.local_addr().expect("local address");
+        let link = Link::Stream {
+            io: Box::new(stream),
+            framer: StreamFramer::new(Limits::default()),
+            tls: true,
+        };
+        Self::with_link(server, user, password, link, local)
+    }
+
+    /// The server's certificate (DER) on a TLS link.
+    pub(crate) fn peer_certificate(&self) -> Option<Vec<u8>> {
+        match &self.link {
+            Link::Stream { io, .. } => io.peer_certificate(),
+            Link::Udp(_) => None,
+        }
     }
 
     fn with_link(
@@ -89,7 +186,8 @@ impl Ua {
     pub(crate) fn transport(&self) -> &'static str {
         match self.link {
             Link::Udp(_) => "UDP",
-            Link::Tcp { .. } => "TCP",
+            Link::Stream { tls: false, .. } => "TCP",
+            Link::Stream { tls: true, .. } => "TLS",
         }
     }
 
@@ -103,11 +201,16 @@ impl Ua {
         format!("sip:{}@{DOMAIN}", self.user)
     }
 
-    /// Our contact URI (with `transport=tcp` over TCP).
+    /// Our contact URI (with `transport=tcp` over TCP, `transport=tls` over TLS).
     pub(crate) fn contact_uri(&self) -> String {
         match self.link {
             Link::Udp(_) => format!("sip:{}@{}", self.user, self.local),
-            Link::Tcp { .. } => format!("sip:{}@{};transport=tcp", self.user, self.local),
+            Link::Stream { tls: false, .. } => {
+                format!("sip:{}@{};transport=tcp", self.user, self.local)
+            }
+            Link::Stream { tls: true, .. } => {
+                format!("sip:{}@{};transport=tls", self.user, self.local)
+            }
         }
     }
 
@@ -135,7 +238,10 @@ impl Ua {
             Link::Udp(s) => {
                 s.send_to(data, self.server).expect("sending a datagram");
             }
-            Link::Tcp { stream, .. } => stream.write_all(data).expect("writing to the stream"),
+            Link::Stream { io, .. } => {
+                io.write_all(data).expect("writing to the stream");
+                io.flush().expect("flushing the stream");
+            }
         }
     }
 
@@ -169,7 +275,7 @@ impl Ua {
                     }
                 }
             }
-            Link::Tcp { stream, framer } => loop {
+            Link::Stream { io, framer, .. } => loop {
                 match framer.next() {
                     Some(Ok(Frame::Message(raw))) => return Some(parse(raw)),
                     Some(Ok(_)) => continue,
@@ -180,12 +286,12 @@ impl Ua {
                 if left.is_zero() {
                     return None;
                 }
-                stream
+                io.tcp()
                     .set_read_timeout(Some(left))
                     .expect("set_read_timeout");
                 let mut buf = [0u8; 16 * 1024];
-                match stream.read(&mut buf) {
-                    Ok(0) => panic!("the server closed our TCP connection"),
+                match io.read(&mut buf) {
+                    Ok(0) => panic!("the server closed our stream connection"),
                     Ok(n) => framer.push(buf.get(..n).unwrap_or_default()),
                     Err(e)
                         if matches!(

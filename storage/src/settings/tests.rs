@@ -323,3 +323,54 @@ fn files_are_named_in_errors() {
     let s = Settings::load_or_default(Some(&file)).expect("good");
     assert_eq!(s.service.sip_port, 5080);
 }
+
+#[test]
+fn tls_keys_parse_and_are_checked() {
+    let d = Settings::default().tls;
+    assert!(d.enabled);
+    assert_eq!(d.port, 5061, "RFC 3261 §19.1.2: sips default port");
+    assert_eq!(d.handshake_timeout_s, 10);
+    assert!(d.certificate.as_os_str().is_empty() && d.ca_file.as_os_str().is_empty());
+    let s = Settings::parse(
+        "[tls]\nenabled = false\nport = 5071\ncertificate = \"/etc/sb/cert.pem\"\n\
+         private_key = \"/etc/sb/key.pem\"\nca_file = \"/etc/sb/ca.pem\"\nhandshake_timeout_s = 3",
+    )
+    .expect("tls keys");
+    assert!(!s.tls.enabled);
+    assert_eq!(s.tls.port, 5071);
+    assert_eq!(s.tls.certificate, Path::new("/etc/sb/cert.pem"));
+    assert_eq!(s.tls.private_key, Path::new("/etc/sb/key.pem"));
+    assert_eq!(s.tls.ca_file, Path::new("/etc/sb/ca.pem"));
+    assert_eq!(s.tls.handshake_timeout_s, 3);
+    for (text, key, value) in [
+        ("[tls]\nport = 0", "tls.port", "0"),
+        ("[tls]\nport = 5060", "tls.port", "5060"),
+        (
+            "[tls]\nhandshake_timeout_s = 0",
+            "tls.handshake_timeout_s",
+            "0",
+        ),
+        (
+            "[tls]\nhandshake_timeout_s = 301",
+            "tls.handshake_timeout_s",
+            "301",
+        ),
+        (
+            "[tls]\ncertificate = \"c.pem\"",
+            "tls.certificate",
+            "\"c.pem\"",
+        ),
+        (
+            "[tls]\nprivate_key = \"k.pem\"",
+            "tls.private_key",
+            "\"k.pem\"",
+        ),
+        ("[tls]\nverify = false", "tls.verify", "false"),
+    ] {
+        let (k, v, reason) = invalid(text);
+        assert_eq!((k.as_str(), v.as_str()), (key, value), "{text}: {reason}");
+    }
+    // TLS on the SIP port is fine when TCP is off or TLS is disabled.
+    assert!(Settings::parse("[service]\ntransport = \"udp\"\n[tls]\nport = 5060").is_ok());
+    assert!(Settings::parse("[tls]\nenabled = false\nport = 5060").is_ok());
+}

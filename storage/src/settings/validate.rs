@@ -183,6 +183,36 @@ impl Settings {
         if self.logging.directory.as_os_str().is_empty() {
             return Err(bad("logging.directory", "\"\"", "must not be empty"));
         }
+        let t = &self.tls;
+        if t.port == 0 {
+            return Err(bad("tls.port", 0, "must be between 1 and 65535"));
+        }
+        if t.enabled && t.port == s.sip_port && s.transport.tcp() {
+            return Err(bad(
+                "tls.port",
+                t.port,
+                "is service.sip_port, where TCP already listens (use another port or tls.enabled = false)",
+            ));
+        }
+        if t.certificate.as_os_str().is_empty() != t.private_key.as_os_str().is_empty() {
+            let (key, value) = if t.certificate.as_os_str().is_empty() {
+                ("tls.private_key", &t.private_key)
+            } else {
+                ("tls.certificate", &t.certificate)
+            };
+            return Err(bad(
+                key,
+                path_value(value),
+                "tls.certificate and tls.private_key are set together (both empty: a self-signed certificate)",
+            ));
+        }
+        if !(1..=300).contains(&t.handshake_timeout_s) {
+            return Err(bad(
+                "tls.handshake_timeout_s",
+                t.handshake_timeout_s,
+                "must be between 1 and 300 s",
+            ));
+        }
         let st = &self.storage;
         if st.data_dir.as_os_str().is_empty() {
             return Err(bad(
