@@ -4,11 +4,13 @@
 //! bytes) "MUST be sent using an RFC 2914 congestion controlled transport
 //! protocol, such as TCP", so [`Proxy::launch`] sends a large request to a
 //! directly reachable UDP target over TCP instead. The same section lets the
-//! client fall back: "If [...] a transport error is returned for a request
-//! sent using a congestion controlled transport, [...] the request SHOULD be
-//! retried using UDP" (in practice: many phones do not listen on TCP at all,
-//! so the connection is refused, and a browser's 2.5 kB INVITE would never
-//! ring a UDP-only phone).
+//! element fall back: "If an element sends a request over TCP because of
+//! these message size constraints, and that request would have otherwise been
+//! sent over UDP, if the attempt to establish the connection generates either
+//! an ICMP Protocol Not Supported, or results in a TCP reset, the element
+//! SHOULD retry the request, using UDP." In practice many phones (and sipp)
+//! do not listen on TCP at all, so the connection is refused, and without the
+//! retry a browser's 2.5 kB INVITE would never ring a UDP-only phone.
 //!
 //! So when a branch that was upgraded from UDP to TCP fails with a transport
 //! error before any response, the same target is tried once more over UDP: a
