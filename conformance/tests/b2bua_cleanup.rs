@@ -1,5 +1,6 @@
 //! Calls to UA-type destinations (the B2BUA, issue 4) leave nothing behind:
-//! after a failure, a timeout (Timer B on the B leg), a CANCEL or a BYE, the
+//! after a failure, a timeout (Timer B on the B leg), a CANCEL, a BYE or idle
+//! expiry, the
 //! engine holds no B2BUA call, no transaction and no session.
 
 use bytes::Bytes;
@@ -18,7 +19,11 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 fn probe() -> Probe {
-    let mut p = Probe::with_users(&["101"]);
+    probe_with(switchboard_conformance::probe::test_config())
+}
+
+fn probe_with(cfg: switchboard_core::Config) -> Probe {
+    let mut p = Probe::new(cfg, &["101"]);
     let mut d = Destination::new("gw", "192.0.2.201");
     d.kind = DestinationKind::UserAgent;
     p.command(Command::ReplaceRouting(RoutingConfig {
@@ -158,5 +163,34 @@ fn a_hung_up_call_is_freed_and_a_2xx_after_cancel_is_hung_up() {
         .find(|m| m.method().is_some_and(|m| m.as_str() == "BYE"))
         .expect("BYE");
     answer(&mut p, &bye, 200);
+    assert_clean(&mut p);
+}
+
+#[test]
+fn an_idle_call_is_ended_on_both_legs_and_freed() {
+    let mut cfg = switchboard_conformance::probe::test_config();
+    cfg.session_idle_timeout = Some(Duration::from_secs(120));
+    let mut p = probe_with(cfg);
+    let out = p
+        .datagram(addr(CALLER), request("INVITE", 6, None, 1))
+        .expect("settles");
+    let inv = last_to(&out, GW).expect("a B INVITE");
+    let out = answer(&mut p, &inv, 200);
+    let atag = last_to(&out, CALLER)
+        .and_then(|m| m.to_tag().map(str::to_owned))
+        .expect("200 to the caller with our tag");
+    p.datagram(addr(CALLER), request("ACK", 6, Some(&atag), 1))
+        .expect("settles");
+    let out = p.advance(Duration::from_secs(121)).expect("settles");
+    let bye_b = last_to(&out, GW).expect("BYE on the B leg");
+    let bye_a = last_to(&out, CALLER).expect("BYE on the A leg");
+    assert_eq!(bye_b.method().map(|m| m.as_str()), Some("BYE"));
+    assert_eq!(bye_a.method().map(|m| m.as_str()), Some("BYE"));
+    assert_eq!(bye_a.call_id(), "b2b-6");
+    assert_eq!(bye_b.call_id(), inv.call_id());
+    assert_ne!(bye_b.call_id(), "b2b-6");
+    assert_eq!(p.engine().sessions().count(), 0, "the session ended");
+    // The B side answers; the caller's phone is gone (its BYE times out).
+    answer(&mut p, &bye_b, 200);
     assert_clean(&mut p);
 }

@@ -36,4 +36,7 @@ pub struct Counters {
     pub malformed_requests: u64,
     /// Transactions that ended by timeout (Timer B/F/H).
     pub transaction_timeouts: u64,
+    /// Requests sent over TCP for their size whose connection failed, resent
+    /// over UDP (RFC 3261 §18.1.1).
+    pub udp_fallbacks: u64,
 }

@@ -540,6 +540,7 @@ impl Engine {
             registrations_accepted: self.registrar.accepted,
             auth_failures: self.registrar.auth_failures + p.auth_failures,
             dropped: self.counters.dropped + p.dropped,
+            udp_fallbacks: p.udp_fallbacks,
             ..self.counters.clone()
         }
     }

@@ -37,7 +37,7 @@ pub(crate) struct Branch {
     pub(super) client: TxId,
     pub(super) provisional: bool,
     pub(super) done: bool,
-    cancel_pending: bool,
+    pub(super) cancel_pending: bool,
     /// This branch resends a challenged one with credentials (answered
     /// once per challenge, RFC 3261 §22.2–§22.3).
     pub(super) auth_retry: bool,
@@ -270,6 +270,7 @@ impl Proxy {
             // RFC 3261 §18.1.1: a request too large for UDP goes over TCP when the
             // target can be reached directly and we listen on TCP.
             let upgraded;
+            let original = target;
             let target = if self.large_over_tcp
                 && too_large_for_udp
                 && target.direct
@@ -329,6 +330,11 @@ impl Proxy {
                     .send_request(ctx.now, &br, method, bytes, None, target.dest)
             };
             self.stats.requests_forwarded += 1;
+            if target.dest.transport != original.dest.transport {
+                // Sent over TCP for its size: over UDP again if TCP fails (§18.1.1).
+                self.udp_fallback
+                    .remember(client, original, msg, flow, edit, hash);
+            }
             self.branches.insert(client, tx);
             c.branches.push(Branch {
                 client,
@@ -349,10 +355,19 @@ impl Proxy {
             return true;
         }
         match ev {
-            TxEvent::Response { tx, response, .. } => self.on_response(ctx, tx, *response),
-            TxEvent::Timeout { tx } => self.on_branch_failure(ctx, tx, 408),
-            TxEvent::TransportError { tx } => self.on_branch_failure(ctx, tx, 503),
+            TxEvent::Response { tx, response, .. } => {
+                self.udp_fallback.forget(tx);
+                self.on_response(ctx, tx, *response)
+            }
+            TxEvent::Timeout { tx } => {
+                self.udp_fallback.forget(tx);
+                self.on_branch_failure(ctx, tx, 408)
+            }
+            TxEvent::TransportError { tx } => {
+                self.fall_back_to_udp(ctx, tx) || self.on_branch_failure(ctx, tx, 503)
+            }
             TxEvent::Terminated { tx, server: false } => {
+                self.udp_fallback.forget(tx);
                 self.cancels.remove(&tx);
                 self.branches.remove(&tx).is_some()
             }

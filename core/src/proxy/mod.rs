@@ -24,6 +24,7 @@ pub mod routed;
 pub mod serial;
 pub mod session_idle;
 pub mod session_limit;
+pub mod udp_fallback;
 
 use crate::auth::Verdict;
 use crate::config::Config;
@@ -79,6 +80,9 @@ pub struct ProxyStats {
     pub auth_failures: u64,
     /// Responses and ACKs dropped (no route).
     pub dropped: u64,
+    /// Branches sent over TCP for their size whose connection failed, sent
+    /// again over UDP (RFC 3261 §18.1.1, [`udp_fallback`]).
+    pub udp_fallbacks: u64,
 }
 
 /// Proxy state: fork contexts and the client transactions that belong to them.
@@ -115,6 +119,8 @@ pub struct Proxy {
     held: BTreeMap<crate::dns::JobId, indialog_dns::Held>,
     /// Idle deadlines of answered sessions ([`session_idle`]).
     idle: session_idle::IdleSessions,
+    /// Branches upgraded to TCP that may fall back to UDP ([`udp_fallback`]).
+    udp_fallback: udp_fallback::UdpFallbacks,
     /// Counters.
     pub stats: ProxyStats,
 }
@@ -145,6 +151,7 @@ impl Proxy {
             b2bua: b2bua::B2bua::default(),
             held: BTreeMap::new(),
             idle: session_idle::IdleSessions::new(cfg.session_idle_timeout),
+            udp_fallback: udp_fallback::UdpFallbacks::default(),
             stats: ProxyStats::default(),
         }
     }
