@@ -96,11 +96,14 @@ fn stamp(path: &str) -> Stamp {
         .and_then(|m| Some((m.modified().ok()?, m.len())))
 }
 
+/// A cached configuration with the stamps of its client certificate files.
+type Cached = (Stamp, Stamp, Arc<ClientConfig>);
+
 /// Client configurations by destination options, built on first use.
 #[derive(Debug)]
 pub struct ClientConfigs {
     roots: Arc<RootCertStore>,
-    cache: Mutex<BTreeMap<Key, (Stamp, Stamp, Arc<ClientConfig>)>>,
+    cache: Mutex<BTreeMap<Key, Cached>>,
 }
 
 impl ClientConfigs {
@@ -125,7 +128,7 @@ impl ClientConfigs {
         );
         if let Ok(cache) = self.cache.lock()
             && let Some((c, k, cfg)) = cache.get(&key)
-            && (c.clone(), k.clone()) == stamps
+            && (*c, *k) == stamps
         {
             return Ok(cfg.clone());
         }
