@@ -332,6 +332,7 @@ impl Sim {
                     conn,
                     transport,
                     remote,
+                    ..
                 } => self.engine_connect(conn, transport, remote),
                 Output::Close(id) => {
                     let engine = self.engine.clone();

@@ -21,7 +21,7 @@ use crate::sip::via::check_via_list;
 use crate::sip::{HeaderName, Limits, Message, Method, ParseError};
 use crate::transaction::layer::server_key;
 use crate::transaction::{Layer, RequestMatch, TimerConfig, TxEvent};
-use crate::transport::{ConnId, Flow};
+use crate::transport::{ConnId, Flow, Transport};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -473,6 +473,11 @@ impl Engine {
                 conn,
                 transport: t.transport,
                 remote: t.remote,
+                tls: if t.transport == Transport::Tls {
+                    self.proxy.tls_peer_for(self.now, t.remote)
+                } else {
+                    None
+                },
             }),
             Route::Queued => None,
             Route::Dropped => {

@@ -101,6 +101,24 @@ pub struct Transmit {
     pub data: Bytes,
 }
 
+/// TLS options of an outbound connection to a routing destination (issue 5:
+/// the per-destination "do not verify" switch and mutual TLS, RFC 5246 §7.4.6
+/// / RFC 8446 §4.4.2 client certificates). Plain data: the runtime loads the
+/// files and builds the TLS configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPeer {
+    /// The destination's name (for logs).
+    pub destination: Option<String>,
+    /// The name to verify the certificate for; `None`: the address.
+    pub server_name: Option<String>,
+    /// Verify the peer's certificate (false only for labs).
+    pub verify: bool,
+    /// PEM client certificate path (mutual TLS), with `client_key`.
+    pub client_cert: Option<String>,
+    /// PEM private key path of `client_cert`.
+    pub client_key: Option<String>,
+}
+
 /// Something the runtime must do, or the next deadline.
 #[derive(Debug, Clone)]
 #[must_use]
@@ -117,6 +135,9 @@ pub enum Output {
         transport: Transport,
         /// Where to connect.
         remote: SocketAddr,
+        /// For [`Transport::Tls`] to a routing destination: how to authenticate
+        /// the peer and ourselves. `None`: verify the peer, no client certificate.
+        tls: Option<TlsPeer>,
     },
     /// Close a connection.
     Close(ConnId),

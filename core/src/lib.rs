@@ -58,7 +58,7 @@ pub mod wallclock;
 pub use config::{Config, ConfigError, Listener};
 pub use engine::{Command, Engine};
 pub use event::Event;
-pub use io::{Input, Output, Transmit};
+pub use io::{Input, Output, TlsPeer, Transmit};
 pub use transport::{ConnId, Flow, Transport};
 
 /// The one sanctioned clock read in the core: a base `Instant` for unit tests.

@@ -114,6 +114,8 @@ pub enum DestCmd {
         /// The destination's name.
         name: String,
     },
+    /// Change a destination's TLS options, keeping every other field.
+    Edit(DestEdit),
     /// Remove a destination (refused while enabled routes use it; its
     /// disabled routes are removed with it).
     Remove {
@@ -129,6 +131,45 @@ pub enum DestTransport {
     Udp,
     /// TCP.
     Tcp,
+    /// TLS over TCP (RFC 3261 §26.2; the peer verified unless `--tls-verify no`).
+    Tls,
+}
+
+/// A yes/no option value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum YesNo {
+    /// Yes.
+    Yes,
+    /// No.
+    No,
+}
+
+/// The TLS options of `dest add` and `dest edit` (transport TLS only).
+#[derive(Debug, Clone, Args)]
+pub struct DestTlsArgs {
+    /// Verify the gateway's certificate (against tls.ca_file or the system
+    /// roots); `no` only for labs.
+    #[arg(long, value_enum, value_name = "yes|no")]
+    pub tls_verify: Option<YesNo>,
+    /// PEM client certificate (chain) presented to the gateway (mutual TLS).
+    #[arg(long, value_name = "PATH", requires = "tls_client_key")]
+    pub tls_client_cert: Option<String>,
+    /// PEM private key of --tls-client-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_client_cert")]
+    pub tls_client_key: Option<String>,
+}
+
+/// `switchboard dest edit`
+#[derive(Debug, Args)]
+pub struct DestEdit {
+    /// The destination's name.
+    pub name: String,
+    /// The TLS options to set.
+    #[command(flatten)]
+    pub tls: DestTlsArgs,
+    /// Stop presenting a client certificate.
+    #[arg(long, conflicts_with_all = ["tls_client_cert", "tls_client_key"])]
+    pub no_tls_client_cert: bool,
 }
 
 /// How calls are handed to a destination.
@@ -201,6 +242,9 @@ pub struct DestAdd {
     /// Create it disabled.
     #[arg(long)]
     pub disabled: bool,
+    /// TLS options.
+    #[command(flatten)]
+    pub tls: DestTlsArgs,
 }
 
 /// `switchboard route …`

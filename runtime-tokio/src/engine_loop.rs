@@ -399,7 +399,8 @@ impl EngineLoop {
                         conn,
                         transport,
                         remote,
-                    } => self.connect(conn, transport, remote),
+                        tls,
+                    } => self.connect(conn, transport, remote, tls),
                     Output::Close(conn) => out.push(Held::Close(conn)),
                     Output::Event(e) => self.sink.event(&self.engine, e),
                     Output::Resolve { id, query } => self.resolve(id, query),
@@ -556,7 +557,13 @@ impl EngineLoop {
         });
     }
 
-    fn connect(&mut self, conn: ConnId, transport: Transport, remote: SocketAddr) {
+    fn connect(
+        &mut self,
+        conn: ConnId,
+        transport: Transport,
+        remote: SocketAddr,
+        peer: Option<switchboard_core::TlsPeer>,
+    ) {
         match transport {
             Transport::Tcp => {
                 self.io.spawn(net::tcp_connect(
@@ -578,6 +585,7 @@ impl EngineLoop {
                         conn,
                         remote,
                         name,
+                        peer,
                         ctx,
                         self.tx.clone(),
                         self.table.clone(),

@@ -29,6 +29,7 @@ pub mod routecmd;
 pub mod server;
 pub mod storage_worker;
 pub mod tls;
+pub mod tlsdest;
 pub mod udp;
 
 use clap::Parser;

@@ -188,8 +188,12 @@ pub async fn watch_routing(
         };
         changes.loaded(g);
         let summary = routing_summary(&cfg);
+        let unverified = crate::tlsdest::unverified(&cfg);
         match command(&tx, Command::ReplaceRouting(cfg)).await {
-            Ok(()) => tracing::info!("{summary}"),
+            Ok(()) => {
+                tracing::info!("{summary}");
+                crate::tlsdest::warn_unverified(&unverified);
+            }
             Err(e) => {
                 tracing::error!("routing change refused: {e}; the previous routing stays in force")
             }

@@ -12,7 +12,7 @@
 //! Destination passwords are stored encrypted (`<data_dir>/secret.key`) and are
 //! never printed.
 
-use crate::cli::{DestAdd, DestCmd, DestTransport, DestType, RouteCmd, read_secret};
+use crate::cli::{DestAdd, DestCmd, DestTransport, DestType, RouteCmd, YesNo, read_secret};
 use switchboard_core::Transport;
 use switchboard_core::routing::{Destination, DestinationKind, Prefix};
 use switchboard_storage::{Db, Settings, StoredDestination, Upsert, kind_name, prefix_text};
@@ -35,6 +35,7 @@ pub fn destination_of(a: &DestAdd, password: Option<String>) -> Destination {
         transport: match a.transport {
             DestTransport::Udp => Transport::Udp,
             DestTransport::Tcp => Transport::Tcp,
+            DestTransport::Tls => Transport::Tls,
         },
         kind: match a.kind {
             DestType::Proxy => DestinationKind::Proxy,
@@ -53,6 +54,9 @@ pub fn destination_of(a: &DestAdd, password: Option<String>) -> Destination {
         media_encryption: a.media_encryption,
         translation_profile: a.translation.clone(),
         enabled: !a.disabled,
+        tls_verify: a.tls.tls_verify != Some(YesNo::No),
+        tls_client_cert: a.tls.tls_client_cert.clone(),
+        tls_client_key: a.tls.tls_client_key.clone(),
     }
 }
 
@@ -118,6 +122,35 @@ pub fn run_dest(settings: &Settings, cmd: DestCmd) -> Result<(), String> {
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no destination {name:?}"))?;
             print!("{}", show(&s));
+        }
+        DestCmd::Edit(e) => {
+            // The loaded configuration carries the decrypted password, so the
+            // rewrite keeps it.
+            let cfg = db.load_routing().map_err(|e| e.to_string())?;
+            let mut d = cfg
+                .destinations
+                .into_iter()
+                .find(|d| d.name == e.name)
+                .ok_or_else(|| format!("no destination {:?}", e.name))?;
+            if let Some(v) = e.tls.tls_verify {
+                d.tls_verify = v == YesNo::Yes;
+            }
+            if e.tls.tls_client_cert.is_some() {
+                d.tls_client_cert = e.tls.tls_client_cert;
+                d.tls_client_key = e.tls.tls_client_key;
+            }
+            if e.no_tls_client_cert {
+                d.tls_client_cert = None;
+                d.tls_client_key = None;
+            }
+            db.upsert_destination(&d).map_err(|e| e.to_string())?;
+            println!("destination {} updated", d.name);
+            if d.transport == Transport::Tls && !d.tls_verify {
+                println!(
+                    "warning: the TLS peer of destination {} is not verified",
+                    d.name
+                );
+            }
         }
         DestCmd::Remove { name } => {
             match db.remove_destination(&name).map_err(|e| e.to_string())? {
@@ -192,6 +225,9 @@ pub fn show(s: &StoredDestination) -> String {
         ("media encryption", yes_no(d.media_encryption).to_owned()),
         ("translation", opt(&d.translation_profile)),
         ("enabled", yes_no(d.enabled).to_owned()),
+        ("tls verify", yes_no(d.tls_verify).to_owned()),
+        ("tls client cert", opt(&d.tls_client_cert)),
+        ("tls client key", opt(&d.tls_client_key)),
     ];
     lines
         .iter()

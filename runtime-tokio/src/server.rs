@@ -319,6 +319,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
             ))
         })?;
     tracing::info!("{}", routing_summary(&routing));
+    crate::tlsdest::warn_unverified(&crate::tlsdest::unverified(&routing));
     let mut restored = 0;
     for b in &saved {
         if let Some(nb) = restore(b, start, now_unix)

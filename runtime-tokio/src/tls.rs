@@ -130,8 +130,10 @@ pub fn client_config(roots: RootCertStore) -> Result<ClientConfig, String> {
 pub struct TlsContext {
     /// Accepts inbound handshakes.
     pub acceptor: TlsAcceptor,
-    /// Opens outbound ones.
+    /// Opens outbound ones (verified, no client certificate).
     pub connector: TlsConnector,
+    /// Client configurations for destinations with their own TLS options.
+    pub clients: Arc<crate::tlsdest::ClientConfigs>,
     /// Deadline of every handshake.
     pub handshake_timeout: Duration,
 }
@@ -181,11 +183,14 @@ pub fn setup(settings: &switchboard_storage::Settings, domain: &str) -> Result<T
     println!("tls certificate {} sha-256 {fingerprint}", cert.display());
     let resolver = Arc::new(certs::CertResolver::new(ck));
     let server = server_config(resolver.clone())?;
-    let client = client_config(root_store(&t.ca_file)?)?;
+    let roots = root_store(&t.ca_file)?;
+    let clients = Arc::new(crate::tlsdest::ClientConfigs::new(roots.clone()));
+    let client = client_config(roots)?;
     Ok(TlsSetup {
         context: TlsContext {
             acceptor: TlsAcceptor::from(Arc::new(server)),
             connector: TlsConnector::from(Arc::new(client)),
+            clients,
             handshake_timeout: Duration::from_secs(u64::from(t.handshake_timeout_s)),
         },
         reloader: certs::CertReloader::new(resolver, cert, key),
@@ -268,16 +273,37 @@ pub async fn tls_acceptor(
 }
 
 /// Opens an outbound TLS connection the engine asked for: TCP connect, then a
-/// verified client handshake for `name` (or the address), both bounded.
+/// client handshake for `name` (or the address), both bounded. The peer is
+/// verified and no client certificate is sent unless `peer` (a routing
+/// destination's options, [`crate::tlsdest`]) says otherwise; its server name
+/// wins over `name`. A client certificate that cannot be loaded fails the
+/// connect (logged as an error naming the file).
+#[allow(clippy::too_many_arguments)]
 pub async fn tls_connect(
     conn: ConnId,
     remote: SocketAddr,
     name: Option<String>,
+    peer: Option<switchboard_core::TlsPeer>,
     ctx: TlsContext,
     tx: mpsc::Sender<ToEngine>,
     table: Arc<ConnTable>,
     idle: Duration,
 ) {
+    let name = peer.as_ref().and_then(|p| p.server_name.clone()).or(name);
+    let connector = match &peer {
+        None => ctx.connector.clone(),
+        Some(p) => match ctx.clients.get(p) {
+            Ok(cfg) => TlsConnector::from(cfg),
+            Err(e) => {
+                tracing::error!(
+                    "TLS connection to destination {} ({remote}) not opened: {e}",
+                    p.destination.as_deref().unwrap_or("?")
+                );
+                let _ = tx.send(closed(conn)).await;
+                return;
+            }
+        },
+    };
     let server_name = name
         .as_deref()
         .and_then(|n| ServerName::try_from(n.to_owned()).ok())
@@ -291,8 +317,7 @@ pub async fn tls_connect(
         let local = tcp
             .local_addr()
             .map_err(|e| format!("no local address: {e}"))?;
-        let tls = ctx
-            .connector
+        let tls = connector
             .connect(server_name, tcp)
             .await
             .map_err(|e| format!("TLS handshake failed: {e}"))?;

@@ -147,3 +147,53 @@ fn a_version_1_database_is_migrated_keeping_extensions() {
     assert_eq!(db.routing_generation().expect("gen"), 0);
     assert!(db.load_routing().expect("empty").destinations.is_empty());
 }
+
+#[test]
+fn a_version_2_database_is_migrated_with_tls_defaults() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = db_path(&dir);
+    {
+        let mut db = Db::open(&path).expect("open");
+        db.upsert_destination(&dest("carrier", Some(PASSWORD)))
+            .expect("dest");
+    }
+    // Roll the file back to version 2 (drop what version 3 added).
+    {
+        let raw = Connection::open(&path).expect("raw");
+        raw.execute_batch(
+            "ALTER TABLE destinations DROP COLUMN tls_client_key; \
+             ALTER TABLE destinations DROP COLUMN tls_client_cert; \
+             ALTER TABLE destinations DROP COLUMN tls_verify; PRAGMA user_version = 2;",
+        )
+        .expect("downgrade");
+        let cols: i64 = raw
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('destinations') WHERE name LIKE 'tls_%'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("columns");
+        assert_eq!(cols, 0, "a real version-2 table");
+    }
+    let mut db = Db::open(&path).expect("migrate");
+    assert_eq!(db.schema_version().expect("version"), SCHEMA_VERSION);
+    let cfg = db.load_routing().expect("load");
+    let d = &cfg.destinations[0];
+    assert_eq!(d.name, "carrier");
+    assert_eq!(
+        d.password.as_deref(),
+        Some(PASSWORD),
+        "kept and decryptable"
+    );
+    assert!(d.tls_verify, "existing rows verify");
+    assert_eq!(
+        (d.tls_client_cert.as_deref(), d.tls_client_key.as_deref()),
+        (None, None)
+    );
+    // The new columns are written after the migration.
+    let mut tls = d.clone();
+    tls.transport = switchboard_core::Transport::Tls;
+    tls.tls_verify = false;
+    db.upsert_destination(&tls).expect("edit");
+    assert!(!db.load_routing().expect("load").destinations[0].tls_verify);
+}

@@ -120,6 +120,7 @@ impl Toy {
                 conn,
                 transport: Transport::Tcp,
                 remote: relay,
+                tls: None,
             });
             let body = String::from_utf8_lossy(&m.body);
             let req = format!(

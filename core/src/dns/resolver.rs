@@ -88,6 +88,11 @@ impl Resolver {
         id
     }
 
+    /// The answers cached so far.
+    pub fn cache(&self) -> &DnsCache {
+        &self.cache
+    }
+
     /// Jobs not finished yet.
     pub fn pending(&self) -> usize {
         self.jobs.len()

@@ -40,6 +40,7 @@ use crate::sip::{Host, Message};
 use crate::transaction::{Destination as NextHop, TxId};
 use crate::transport::Flow;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 /// The destination a routed request is currently using.
 #[derive(Debug, Clone)]
@@ -239,6 +240,30 @@ pub fn named_gateway_target(d: &Destination, number: &str) -> (String, SipTarget
 }
 
 impl Proxy {
+    /// The TLS options of a destination whose gateway is `remote` (directly,
+    /// or by a cached A/AAAA answer for its name or its `_sips._tcp` SRV
+    /// targets, RFC 3263 §4.2); `None` for other peers.
+    pub fn tls_peer_for(&self, now: Instant, remote: SocketAddr) -> Option<crate::TlsPeer> {
+        use crate::dns::{DnsQuery, DnsRecords};
+        let cache = self.dns.cache();
+        let has_addr = |name: &str, ip: IpAddr| {
+            matches!(cache.get(now, &DnsQuery::Addr(name.to_owned())),
+                Some(Ok(DnsRecords::Addr(ips))) if ips.contains(&ip))
+        };
+        self.router.tls_peer_for(remote, |name, ip| {
+            if has_addr(name, ip) {
+                return true;
+            }
+            let srv = crate::dns::rfc3263::srv_name(crate::Transport::Tls, name);
+            match cache.get(now, &DnsQuery::Srv(srv)) {
+                Some(Ok(DnsRecords::Srv(records))) => {
+                    records.iter().any(|r| has_addr(&r.target, ip))
+                }
+                _ => false,
+            }
+        })
+    }
+
     /// The routing table in force.
     pub fn routing(&self) -> &RoutingTable {
         &self.router

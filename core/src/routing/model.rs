@@ -57,6 +57,15 @@ pub struct Destination {
     pub translation_profile: Option<String>,
     /// Disabled destinations are never selected.
     pub enabled: bool,
+    /// With transport TLS: verify the gateway's certificate (against
+    /// `tls.ca_file` or the system roots). Off only for labs: the peer is
+    /// then not authenticated at all.
+    pub tls_verify: bool,
+    /// With transport TLS: path of the PEM client certificate (chain)
+    /// presented to the gateway (mutual TLS); set with `tls_client_key`.
+    pub tls_client_cert: Option<String>,
+    /// With transport TLS: path of the PEM private key of `tls_client_cert`.
+    pub tls_client_key: Option<String>,
 }
 
 impl Destination {
@@ -83,7 +92,32 @@ impl Destination {
             media_encryption: false,
             translation_profile: None,
             enabled: true,
+            tls_verify: true,
+            tls_client_cert: None,
+            tls_client_key: None,
         }
+    }
+
+    /// What an outbound TLS connection to this destination needs
+    /// ([`crate::Output::Connect`]); `None` unless the transport is TLS.
+    /// The server name is the gateway when it is a host name (an IP-literal
+    /// gateway is verified for its address, RFC 5922 §7.2).
+    pub fn tls_peer(&self) -> Option<crate::TlsPeer> {
+        if self.transport != Transport::Tls {
+            return None;
+        }
+        let is_ip = self
+            .gateway
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok();
+        Some(crate::TlsPeer {
+            destination: Some(self.name.clone()),
+            server_name: (!is_ip).then(|| self.gateway.clone()),
+            verify: self.tls_verify,
+            client_cert: self.tls_client_cert.clone(),
+            client_key: self.tls_client_key.clone(),
+        })
     }
 }
 

@@ -18,7 +18,7 @@
 use super::model::{Destination, Prefix, RoutingConfig, Selection};
 use super::validate::RoutingError;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Index of a destination in a [`RoutingTable`] (valid for that table only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -81,6 +81,8 @@ pub struct RoutingTable {
     nodes: Vec<Node>,
     default: Option<u32>,
     gateway_ips: BTreeSet<IpAddr>,
+    /// Enabled destinations with transport TLS ([`Self::tls_peer_for`]).
+    tls_dests: Vec<DestId>,
 }
 
 impl Default for RoutingTable {
@@ -114,7 +116,15 @@ impl RoutingTable {
             .filter(|d| d.enabled)
             .filter_map(|d| d.gateway.trim_matches(['[', ']']).parse::<IpAddr>().ok())
             .collect();
+        let tls_dests = config
+            .destinations
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.enabled && d.transport == crate::Transport::Tls)
+            .map(|(i, _)| DestId(i as u32))
+            .collect();
         let mut t = Self {
+            tls_dests,
             states: vec![DestState::default(); config.destinations.len()],
             by_name,
             entries: Vec::new(),
@@ -265,6 +275,32 @@ impl RoutingTable {
     /// Requests from there toward local extensions are not challenged.
     pub fn is_gateway_ip(&self, ip: IpAddr) -> bool {
         self.gateway_ips.contains(&ip)
+    }
+
+    /// The TLS options for an outbound TLS connection to `remote`: those of
+    /// the first enabled TLS destination whose gateway is that address (an IP
+    /// literal at its port or 5061), or a host name that `resolved(name, ip)`
+    /// says resolved to it (at its port, when one is set). Work is bounded by
+    /// the number of TLS destinations.
+    pub fn tls_peer_for(
+        &self,
+        remote: SocketAddr,
+        resolved: impl Fn(&str, IpAddr) -> bool,
+    ) -> Option<crate::TlsPeer> {
+        self.tls_dests
+            .iter()
+            .filter_map(|id| self.config.destinations.get(id.0 as usize))
+            .find(|d| {
+                let port = d.port.unwrap_or(crate::Transport::Tls.default_port());
+                match d.gateway.trim_matches(['[', ']']).parse::<IpAddr>() {
+                    Ok(ip) => ip == remote.ip() && port == remote.port(),
+                    Err(_) => {
+                        (d.port.is_none() || port == remote.port())
+                            && resolved(&d.gateway, remote.ip())
+                    }
+                }
+            })
+            .and_then(Destination::tls_peer)
     }
 
     /// Can a call be sent to `id` now: enabled, below capacity, up, and

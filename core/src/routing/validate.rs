@@ -132,6 +132,51 @@ pub fn validate_destination(d: &Destination) -> Result<(), RoutingError> {
             "capacity 0 would refuse every call (leave it unset for unlimited)",
         ));
     }
+    validate_tls_options(d)
+}
+
+/// The TLS options: a client certificate and its key come together, and
+/// every TLS option needs transport TLS (elsewhere it would silently do
+/// nothing). Paths are checked for being non-empty single lines; whether the
+/// files exist is the runtime's business at connect time.
+fn validate_tls_options(d: &Destination) -> Result<(), RoutingError> {
+    let what = || format!("destination {:?}", d.name);
+    let has_cert = d.tls_client_cert.is_some();
+    let has_key = d.tls_client_key.is_some();
+    if has_cert != has_key {
+        return Err(RoutingError::new(
+            what(),
+            "a TLS client certificate needs its private key and the other way round \
+             (set both --tls-client-cert and --tls-client-key, or neither)",
+        ));
+    }
+    if d.transport != crate::Transport::Tls && (has_cert || !d.tls_verify) {
+        let opt = if has_cert {
+            "a TLS client certificate"
+        } else {
+            "turning TLS verification off"
+        };
+        return Err(RoutingError::new(
+            what(),
+            format!(
+                "{opt} only applies to transport TLS (this destination uses {})",
+                d.transport
+            ),
+        ));
+    }
+    for (field, v) in [
+        ("TLS client certificate", &d.tls_client_cert),
+        ("TLS client key", &d.tls_client_key),
+    ] {
+        if let Some(p) = v
+            && (p.trim().is_empty() || p.contains(['\n', '\r', '\0']))
+        {
+            return Err(RoutingError::new(
+                what(),
+                format!("{field} path {p:?} is not a file path"),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -422,5 +467,54 @@ mod engine_tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn tls_options_need_tls_and_come_in_pairs() {
+        let mut d = Destination::new("carrier", "192.0.2.10");
+        d.tls_verify = false;
+        let e = validate_destination(&d).expect_err("verify off over UDP");
+        assert!(e.reason.contains("only applies to transport TLS"), "{e}");
+        assert!(e.reason.contains("UDP") || e.reason.contains("udp"), "{e}");
+        d.transport = crate::Transport::Tls;
+        validate_destination(&d).expect("verify off over TLS");
+        d.tls_client_cert = Some("/etc/sb/client.crt".into());
+        let e = validate_destination(&d).expect_err("cert without key");
+        assert!(e.reason.contains("private key"), "{e}");
+        d.tls_client_key = Some("/etc/sb/client.key".into());
+        validate_destination(&d).expect("pair over TLS");
+        d.tls_client_cert = None;
+        let e = validate_destination(&d).expect_err("key without cert");
+        assert!(e.reason.contains("both"), "{e}");
+        d.tls_client_cert = Some("/etc/sb/client.crt".into());
+        d.tls_verify = true;
+        d.transport = crate::Transport::Tcp;
+        let e = validate_destination(&d).expect_err("client cert over TCP");
+        assert!(e.reason.contains("client certificate only applies"), "{e}");
+        d.transport = crate::Transport::Tls;
+        d.tls_client_key = Some(" ".into());
+        let e = validate_destination(&d).expect_err("blank key path");
+        assert!(e.reason.contains("not a file path"), "{e}");
+        d.tls_client_key = Some("a\nb".into());
+        assert!(validate_destination(&d).is_err());
+    }
+
+    #[test]
+    fn tls_peer_carries_the_options() {
+        let mut d = Destination::new("carrier", "192.0.2.10");
+        assert_eq!(d.tls_peer(), None, "not TLS");
+        d.transport = crate::Transport::Tls;
+        d.tls_verify = false;
+        let p = d.tls_peer().expect("TLS");
+        assert_eq!(p.server_name, None, "IP gateway: verified for its address");
+        assert!(!p.verify);
+        assert_eq!(p.destination.as_deref(), Some("carrier"));
+        d.gateway = "sbc.carrier.example".into();
+        d.tls_client_cert = Some("c.pem".into());
+        d.tls_client_key = Some("k.pem".into());
+        let p = d.tls_peer().expect("TLS");
+        assert_eq!(p.server_name.as_deref(), Some("sbc.carrier.example"));
+        assert_eq!(p.client_cert.as_deref(), Some("c.pem"));
+        assert_eq!(p.client_key.as_deref(), Some("k.pem"));
     }
 }

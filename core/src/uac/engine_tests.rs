@@ -219,3 +219,81 @@ fn a_garbage_answer_to_a_ping_is_dropped_and_a_timeout_counts() {
     assert!(now >= t0 + Duration::from_secs(632));
     assert!(!e.routing_table().state("up1").expect("known").up);
 }
+
+/// The first `Output::Connect` the engine asks for, if any.
+fn first_connect(
+    e: &mut Engine,
+) -> Option<(Transport, std::net::SocketAddr, Option<crate::TlsPeer>)> {
+    loop {
+        match e.poll_output() {
+            Output::Connect {
+                transport,
+                remote,
+                tls,
+                ..
+            } => return Some((transport, remote, tls)),
+            Output::Timeout(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn tls_connects_carry_the_destinations_tls_options() {
+    let t0 = crate::test_epoch();
+    let cfg = Config::new(
+        "example.com",
+        vec![
+            Listener {
+                transport: Transport::Udp,
+                addr: US.parse().expect("literal"),
+                advertise: None,
+            },
+            Listener {
+                transport: Transport::Tls,
+                addr: "192.0.2.1:5061".parse().expect("literal"),
+                advertise: None,
+            },
+        ],
+    );
+    let mut e = Engine::new(cfg, t0).expect("valid config");
+    let mut routing = upstream(true, false);
+    routing.destinations[0].transport = Transport::Tls;
+    routing.destinations[0].tls_verify = false;
+    routing.destinations[0].tls_client_cert = Some("/c.pem".into());
+    routing.destinations[0].tls_client_key = Some("/k.pem".into());
+    e.handle_command(t0, Command::ReplaceRouting(routing.clone()))
+        .expect("valid routing");
+    let (transport, remote, tls) = first_connect(&mut e).expect("REGISTER over TLS connects");
+    assert_eq!(transport, Transport::Tls);
+    assert_eq!(remote, "192.0.2.210:5061".parse().expect("literal"));
+    let tls = tls.expect("a TLS destination's options");
+    assert!(!tls.verify);
+    assert_eq!(tls.destination.as_deref(), Some("up1"));
+    assert_eq!(tls.server_name, None);
+    assert_eq!(tls.client_cert.as_deref(), Some("/c.pem"));
+    assert_eq!(tls.client_key.as_deref(), Some("/k.pem"));
+
+    // A TCP destination: no TLS options.
+    let mut e = Engine::new(
+        Config::new(
+            "example.com",
+            vec![Listener {
+                transport: Transport::Tcp,
+                addr: US.parse().expect("literal"),
+                advertise: None,
+            }],
+        ),
+        t0,
+    )
+    .expect("valid config");
+    routing.destinations[0].transport = Transport::Tcp;
+    routing.destinations[0].tls_verify = true;
+    routing.destinations[0].tls_client_cert = None;
+    routing.destinations[0].tls_client_key = None;
+    e.handle_command(t0, Command::ReplaceRouting(routing))
+        .expect("valid routing");
+    let (transport, _, tls) = first_connect(&mut e).expect("REGISTER over TCP connects");
+    assert_eq!(transport, Transport::Tcp);
+    assert_eq!(tls, None);
+}

@@ -85,7 +85,7 @@ fn bad_row(table: &'static str, cause: String) -> Fail {
 const DEST_COLUMNS: &str = "name, gateway, port, domain, transport, kind, username, \
     auth_username, password_enc, register, register_expires, options_ping, capacity, \
     remove_prefix, add_prefix, media_encryption, translation_profile, enabled, \
-    created_at, updated_at";
+    created_at, updated_at, tls_verify, tls_client_cert, tls_client_key";
 
 /// One destination row: the destination (password `None`), its encrypted
 /// password, created_at, updated_at.
@@ -133,6 +133,9 @@ fn dest_from_row(r: &Row<'_>) -> rusqlite::Result<FResult<DestRow>> {
         media_encryption: r.get(15)?,
         translation_profile: r.get(16)?,
         enabled: r.get(17)?,
+        tls_verify: r.get(20)?,
+        tls_client_cert: r.get(21)?,
+        tls_client_key: r.get(22)?,
     };
     Ok(Ok((d, r.get(8)?, r.get(18)?, r.get(19)?)))
 }
@@ -289,9 +292,10 @@ impl Db {
                 "INSERT INTO destinations (name, gateway, port, domain, transport, kind, \
                  username, auth_username, password_enc, register, register_expires, \
                  options_ping, capacity, remove_prefix, add_prefix, media_encryption, \
-                 translation_profile, enabled, created_at, updated_at) \
+                 translation_profile, enabled, created_at, updated_at, tls_verify, \
+                 tls_client_cert, tls_client_key) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                 ?16, ?17, ?18, unixepoch(), unixepoch()) \
+                 ?16, ?17, ?18, unixepoch(), unixepoch(), ?19, ?20, ?21) \
                  ON CONFLICT (name) DO UPDATE SET gateway = excluded.gateway, \
                  port = excluded.port, domain = excluded.domain, \
                  transport = excluded.transport, kind = excluded.kind, \
@@ -302,7 +306,10 @@ impl Db {
                  remove_prefix = excluded.remove_prefix, add_prefix = excluded.add_prefix, \
                  media_encryption = excluded.media_encryption, \
                  translation_profile = excluded.translation_profile, \
-                 enabled = excluded.enabled, updated_at = excluded.updated_at",
+                 enabled = excluded.enabled, updated_at = excluded.updated_at, \
+                 tls_verify = excluded.tls_verify, \
+                 tls_client_cert = excluded.tls_client_cert, \
+                 tls_client_key = excluded.tls_client_key",
             )?
             .execute(params![
                 d.name,
@@ -323,6 +330,9 @@ impl Db {
                 d.media_encryption,
                 d.translation_profile,
                 d.enabled,
+                d.tls_verify,
+                d.tls_client_cert,
+                d.tls_client_key,
             ])?;
             Ok(if existed {
                 Upsert::Updated

@@ -143,8 +143,18 @@ CREATE TRIGGER routes_del AFTER DELETE ON routes BEGIN
 END;
 ";
 
+/// Version 3: per-destination TLS options (issue 5) — verify the peer
+/// (existing rows: yes) and an optional client certificate and key (paths)
+/// for mutual TLS.
+const V3: &str = r"
+ALTER TABLE destinations ADD COLUMN tls_verify INTEGER NOT NULL DEFAULT 1
+    CHECK (tls_verify IN (0, 1));
+ALTER TABLE destinations ADD COLUMN tls_client_cert TEXT;
+ALTER TABLE destinations ADD COLUMN tls_client_key TEXT;
+";
+
 /// Every migration, in order.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -23,7 +23,56 @@ fn dest(name: &str) -> Destination {
         media_encryption: true,
         translation_profile: Some("uk".into()),
         enabled: true,
+        tls_verify: true,
+        tls_client_cert: None,
+        tls_client_key: None,
     }
+}
+
+#[test]
+fn tls_options_round_trip_and_are_validated() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut db = open(&dir);
+    let mut d = dest("tls-carrier");
+    d.transport = Transport::Tls;
+    d.tls_verify = false;
+    d.tls_client_cert = Some("/etc/switchboard/client.crt".into());
+    d.tls_client_key = Some("/etc/switchboard/client.key".into());
+    db.upsert_destination(&d).expect("add");
+    let s = db
+        .get_destination("tls-carrier")
+        .expect("get")
+        .expect("some");
+    assert_eq!(s.destination, d);
+    assert_eq!(db.list_destinations().expect("list")[0].destination, d);
+    assert_eq!(
+        db.load_routing().expect("load").destinations,
+        vec![d.clone()]
+    );
+    // Back to the defaults.
+    d.tls_verify = true;
+    d.tls_client_cert = None;
+    d.tls_client_key = None;
+    db.upsert_destination(&d).expect("edit");
+    assert_eq!(
+        db.load_routing().expect("load").destinations,
+        vec![d.clone()]
+    );
+    // Refused before writing: a key without its certificate, verify off over TCP.
+    d.tls_client_key = Some("/k".into());
+    assert!(db.upsert_destination(&d).is_err());
+    d.tls_client_key = None;
+    d.transport = Transport::Tcp;
+    d.tls_verify = false;
+    let e = db.upsert_destination(&d).expect_err("verify off over TCP");
+    assert!(e.to_string().contains("transport TLS"), "{e}");
+    assert!(
+        db.get_destination("tls-carrier")
+            .expect("get")
+            .expect("kept")
+            .destination
+            .tls_verify
+    );
 }
 
 fn open(dir: &tempfile::TempDir) -> Db {
