@@ -36,4 +36,7 @@ pub struct Counters {
     pub malformed_requests: u64,
     /// Transactions that ended by timeout (Timer B/F/H).
     pub transaction_timeouts: u64,
+    /// Open stream connections and the bytes the engine holds for them, per
+    /// transport (TCP, TLS, WS, WSS).
+    pub connections: crate::connections::ConnectionCounters,
 }

@@ -540,6 +540,7 @@ impl Engine {
             registrations_accepted: self.registrar.accepted,
             auth_failures: self.registrar.auth_failures + p.auth_failures,
             dropped: self.counters.dropped + p.dropped,
+            connections: self.conns.counters(),
             ..self.counters.clone()
         }
     }
@@ -587,3 +588,7 @@ impl Engine {
         self.conns.len()
     }
 }
+
+#[cfg(test)]
+#[path = "engine_ws_tests.rs"]
+mod ws_tests;
