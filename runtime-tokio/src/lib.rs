@@ -28,6 +28,8 @@ pub mod routecmd;
 pub mod server;
 pub mod storage_worker;
 pub mod udp;
+pub mod ws;
+pub mod ws_handshake;
 
 use clap::Parser;
 use cli::{Cli, Cmd};

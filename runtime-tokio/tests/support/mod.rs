@@ -66,6 +66,9 @@ pub(crate) struct Env {
     pub service_extra: String,
     /// Extra sections appended to the settings file.
     pub extra: String,
+    /// The `[websocket]` section's lines (default: WS and WSS off, so tests
+    /// never reach for ports 80/443).
+    pub websocket: String,
     /// `storage.data_dir` (default: `data` in the directory).
     pub data_dir: PathBuf,
     runs: u32,
@@ -86,6 +89,7 @@ impl Env {
             config,
             service_extra: String::new(),
             extra: String::new(),
+            websocket: "ws_port = 0\nwss_port = 0\n".to_owned(),
             data_dir,
             runs: 0,
         };
@@ -116,10 +120,11 @@ impl Env {
              save_registrations = true\n{}\n\
              [security]\nsip_authentication = true\nauthenticate_local_calls = true\n\n\
              [logging]\nlevel = \"developer\"\ndirectory = \"{d}/logs\"\n\n\
-             [storage]\ndata_dir = \"{}\"\n\n{}",
+             [storage]\ndata_dir = \"{}\"\n\n[websocket]\n{}\n{}",
             self.port,
             self.service_extra,
             self.data_dir.display(),
+            self.websocket,
             self.extra
         )
     }
@@ -353,6 +358,7 @@ impl Drop for Server {
 
 mod call;
 mod ua;
+pub(crate) mod ws;
 
 #[allow(unused_imports)] // each test binary uses a different part
 pub(crate) use call::{CallDone, call};
