@@ -105,7 +105,8 @@ fn vanished_websocket_clients_free_everything() {
     let rounds = env_number("SWITCHBOARD_WS_ROUNDS", 2);
     let mut env = Env::new();
     let ws_port = free_port();
-    env.websocket = format!("ws_port = {ws_port}\nwss_port = 0\nping_interval_s = 1\nidle_timeout_s = 2\n");
+    env.websocket =
+        format!("ws_port = {ws_port}\nwss_port = 0\nping_interval_s = 1\nidle_timeout_s = 2\n");
     env.write_settings();
     let users: Vec<String> = (0..clients).map(|i| format!("w{i}")).collect();
     let csv: String = users.iter().map(|u| format!("{u},pw-{u}\n")).collect();
