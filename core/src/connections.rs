@@ -98,7 +98,7 @@ impl Connections {
             return Vec::new();
         };
         let Some(framer) = c.framer.as_mut() else {
-            return vec![Arrival::Message(Bytes::copy_from_slice(data))];
+            return message_arrival(data).into_iter().collect();
         };
         framer.push(data);
         let mut out = Vec::new();
@@ -112,6 +112,27 @@ impl Connections {
                     break;
                 }
             }
+        }
+        out
+    }
+
+    /// Per-transport accounting of the connections that are open (ones still
+    /// opening are not counted): how many, and the bytes this table holds for
+    /// them (partial messages in framers, messages waiting for an opening
+    /// connection — the latter counted on the transport they wait for).
+    /// O(connections): meant for stats, not for every message.
+    pub fn counters(&self) -> ConnectionCounters {
+        let mut out = ConnectionCounters::default();
+        for c in self.conns.values() {
+            let Some(slot) = out.get_mut(c.transport) else {
+                continue;
+            };
+            if c.flow.is_some() {
+                slot.open += 1;
+            }
+            let held = c.framer.as_ref().map_or(0, StreamFramer::buffered)
+                + c.pending.iter().map(Bytes::len).sum::<usize>();
+            slot.buffered_bytes += held as u64;
         }
         out
     }
@@ -166,6 +187,63 @@ impl Connections {
         self.by_remote.insert((transport, remote), id);
         Route::Connect(id)
     }
+}
+
+/// One WebSocket message (RFC 7118 §5: each carries exactly one SIP
+/// message). A message of nothing but CRLFs is the RFC 5626 §3.5.1 keep-alive
+/// some clients (SIP.js `keepAliveInterval`) send over WebSocket too: a
+/// double CRLF is a ping (answered with CRLF), anything shorter a pong
+/// (nothing arrives).
+fn message_arrival(data: &[u8]) -> Option<Arrival> {
+    if !data.is_empty() && data.len() <= 4 && data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+        return (data == b"\r\n\r\n").then_some(Arrival::Ping);
+    }
+    Some(Arrival::Message(Bytes::copy_from_slice(data)))
+}
+
+/// Connection accounting per stream transport (see [`Connections::counters`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionCounters {
+    /// TCP connections.
+    pub tcp: TransportCounters,
+    /// TLS connections.
+    pub tls: TransportCounters,
+    /// WebSocket connections.
+    pub ws: TransportCounters,
+    /// Secure WebSocket connections.
+    pub wss: TransportCounters,
+}
+
+impl ConnectionCounters {
+    /// The counters of `transport` (`None` for UDP, which has no connections).
+    pub fn get(&self, transport: Transport) -> Option<&TransportCounters> {
+        match transport {
+            Transport::Tcp => Some(&self.tcp),
+            Transport::Tls => Some(&self.tls),
+            Transport::Ws => Some(&self.ws),
+            Transport::Wss => Some(&self.wss),
+            _ => None,
+        }
+    }
+
+    fn get_mut(&mut self, transport: Transport) -> Option<&mut TransportCounters> {
+        match transport {
+            Transport::Tcp => Some(&mut self.tcp),
+            Transport::Tls => Some(&mut self.tls),
+            Transport::Ws => Some(&mut self.ws),
+            Transport::Wss => Some(&mut self.wss),
+            _ => None,
+        }
+    }
+}
+
+/// Accounting of one stream transport's connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportCounters {
+    /// Open connections.
+    pub open: u64,
+    /// Bytes the engine holds for them.
+    pub buffered_bytes: u64,
 }
 
 /// The result of [`Connections::route`].
@@ -223,6 +301,51 @@ mod tests {
         let mut f = flow(0);
         f.conn = Some(id);
         assert_eq!(c.opened(f).len(), 2);
+    }
+
+    fn ws_flow(conn: u64) -> Flow {
+        Flow {
+            transport: Transport::Ws,
+            ..flow(conn)
+        }
+    }
+
+    #[test]
+    fn websocket_messages_are_taken_whole() {
+        let mut c = Connections::new(Limits::default());
+        c.opened(ws_flow(3));
+        // No Content-Length needed: the WebSocket message frames it (RFC 7118 §5).
+        let msg = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/WS a.invalid\r\n\r\n";
+        let a = c.data(ConnId(3), msg);
+        assert_eq!(a.len(), 1);
+        assert!(matches!(&a[0], Arrival::Message(m) if &m[..] == msg));
+        // Two messages in two WebSocket messages stay two; nothing is buffered.
+        assert_eq!(c.data(ConnId(3), b"x").len(), 1);
+        assert_eq!(c.counters().ws.buffered_bytes, 0);
+        // CRLF keep-alives over WebSocket (SIP.js): ping answered, pong ignored.
+        assert!(matches!(c.data(ConnId(3), b"\r\n\r\n")[0], Arrival::Ping));
+        assert!(c.data(ConnId(3), b"\r\n").is_empty());
+        // A message that merely starts with CRLF is still a message.
+        assert!(matches!(&c.data(ConnId(3), b"\r\n\r\nX")[0], Arrival::Message(m) if m.len() == 5));
+    }
+
+    #[test]
+    fn counters_follow_opens_and_closes_per_transport() {
+        let mut c = Connections::new(Limits::default());
+        c.opened(flow(1));
+        c.opened(ws_flow(2));
+        c.opened(ws_flow(3));
+        let _ = c.data(ConnId(1), b"OPTIONS sip:x SIP/2.0\r\n");
+        let n = c.counters();
+        assert_eq!((n.tcp.open, n.ws.open, n.wss.open), (1, 2, 0));
+        assert_eq!(n.tcp.buffered_bytes, 23, "a partial message is held");
+        assert_eq!(n.get(Transport::Ws).map(|t| t.open), Some(2));
+        assert!(n.get(Transport::Udp).is_none());
+        c.closed(ConnId(2));
+        c.closed(ConnId(3));
+        c.closed(ConnId(1));
+        assert_eq!(c.counters(), ConnectionCounters::default());
+        assert!(c.is_empty());
     }
 
     #[test]

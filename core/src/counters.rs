@@ -39,4 +39,7 @@ pub struct Counters {
     /// Requests sent over TCP for their size whose connection failed, resent
     /// over UDP (RFC 3261 §18.1.1).
     pub udp_fallbacks: u64,
+    /// Open stream connections and the bytes the engine holds for them, per
+    /// transport (TCP, TLS, WS, WSS).
+    pub connections: crate::connections::ConnectionCounters,
 }

@@ -546,6 +546,7 @@ impl Engine {
             auth_failures: self.registrar.auth_failures + p.auth_failures,
             dropped: self.counters.dropped + p.dropped,
             udp_fallbacks: p.udp_fallbacks,
+            connections: self.conns.counters(),
             ..self.counters.clone()
         }
     }
@@ -598,3 +599,7 @@ impl Engine {
         self.conns.len()
     }
 }
+
+#[cfg(test)]
+#[path = "engine_ws_tests.rs"]
+mod ws_tests;

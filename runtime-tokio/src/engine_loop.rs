@@ -54,6 +54,8 @@ pub enum ToEngine {
     },
     /// An operator command, with a place for the answer.
     Command(Command, Option<oneshot::Sender<Result<(), String>>>),
+    /// Log the engine's counters (SIGUSR1): one `stats:` line.
+    LogStats,
 }
 
 impl std::fmt::Debug for ToEngine {
@@ -62,6 +64,7 @@ impl std::fmt::Debug for ToEngine {
             Self::Input(i) => write!(f, "Input({i:?})"),
             Self::Opened { flow, .. } => write!(f, "Opened({flow})"),
             Self::Command(c, _) => write!(f, "Command({c:?})"),
+            Self::LogStats => f.write_str("LogStats"),
         }
     }
 }
@@ -363,6 +366,7 @@ impl EngineLoop {
                 }
                 self.engine.handle_input(i);
             }
+            ToEngine::LogStats => tracing::info!("{}", stats_line(&self.engine, self.conns.len())),
             ToEngine::Opened { flow, handle } => {
                 if let Some(c) = flow.conn {
                     self.conns.insert(c, handle);
@@ -604,6 +608,33 @@ impl EngineLoop {
             }
         }
     }
+}
+
+/// The `stats:` line: registrations, sessions, and per stream transport the
+/// open connections and the bytes the engine holds for them; `handles` is the
+/// connection handles the loop keeps (equal to the open connections when
+/// nothing leaks).
+pub fn stats_line(engine: &Engine, handles: usize) -> String {
+    let c = engine.counters();
+    let mut line = format!(
+        "stats: registrations={} sessions={} handles={handles}",
+        c.active_registrations, c.active_sessions
+    );
+    for t in [
+        Transport::Tcp,
+        Transport::Tls,
+        Transport::Ws,
+        Transport::Wss,
+    ] {
+        if let Some(n) = c.connections.get(t) {
+            let name = t.param();
+            line.push_str(&format!(
+                " {name}_connections={} {name}_buffered_bytes={}",
+                n.open, n.buffered_bytes
+            ));
+        }
+    }
+    line
 }
 
 /// Sends a command to the engine task and waits for its answer.

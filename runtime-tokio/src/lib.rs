@@ -31,6 +31,8 @@ pub mod storage_worker;
 pub mod tls;
 pub mod tlsdest;
 pub mod udp;
+pub mod ws;
+pub mod ws_handshake;
 
 use clap::Parser;
 use cli::{Cli, Cmd};

@@ -14,6 +14,7 @@ use crate::autoconf;
 use crate::engine_loop::{EngineParts, spawn_engine_thread};
 use crate::net::{self, ConnTable, TcpLimits};
 use crate::storage_worker;
+use crate::ws::{self, WsCount, WsLimits};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -94,6 +95,28 @@ fn listen_addrs(settings: &Settings) -> Result<Vec<(Transport, SocketAddr)>, Sta
         }
     }
     Ok(out)
+}
+
+/// WebSocket listeners: transport, address, and whether a bind failure stops
+/// the start (a port set in the file) or only warns (the default 80/443).
+fn ws_listen_addrs(settings: &Settings) -> Vec<(Transport, SocketAddr, bool)> {
+    use switchboard_storage::settings::WebSocket as W;
+    let w = &settings.websocket;
+    let mut out = Vec::new();
+    for (t, port, default) in [
+        (Transport::Ws, w.ws_port, W::DEFAULT_WS_PORT),
+        (Transport::Wss, w.wss_port, W::DEFAULT_WSS_PORT),
+    ] {
+        let (port, required) = match port {
+            Some(0) => continue,
+            Some(p) => (p, true),
+            None => (default, false),
+        };
+        for ip in &settings.service.listen {
+            out.push((t, SocketAddr::new(*ip, port), required));
+        }
+    }
+    out
 }
 
 /// Builds the engine configuration from the settings.
@@ -242,7 +265,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     };
 
     // The TLS certificate before any socket: a bad file stops the start, naming it.
-    let tls = if settings.tls.enabled {
+    // WSS uses the same certificate, so it is set up when either is on.
+    let tls = if settings.tls.enabled || settings.websocket.wss_port != Some(0) {
         Some(crate::tls::setup(&settings, &domain).map_err(StartError)?)
     } else {
         None
@@ -278,6 +302,27 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
                 });
                 tcp.push((t, l));
             }
+        }
+    }
+    let mut ws_sockets = Vec::new();
+    for (t, addr, required) in ws_listen_addrs(&settings) {
+        if addr.ip() == IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) && !ipv6_available() {
+            continue; // warned about above
+        }
+        match bind_stream(addr, t.via_token()) {
+            Ok(l) => {
+                listeners.push(Listener {
+                    transport: t,
+                    addr: l.local_addr().unwrap_or(addr),
+                    advertise: None,
+                });
+                ws_sockets.push((t, l));
+            }
+            Err(e) if !required => tracing::warn!(
+                "{e}; running without {t} there (set websocket.{}_port to a free port, or 0 to turn it off)",
+                t.param()
+            ),
+            Err(e) => return Err(e),
         }
     }
     let advertise = advertised_address(&domain);
@@ -362,6 +407,26 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
             ))),
         }
     }
+    let ws_count = Arc::new(WsCount::default());
+    let ws_limits = WsLimits::from_settings(&settings.websocket);
+    // WSS shares the TLS transport's hot-swapped certificate (certs.rs).
+    let wss = tls.as_ref().map(|t| t.context.acceptor.clone());
+    for (t, l) in ws_sockets {
+        let tls = if t == Transport::Wss {
+            wss.clone()
+        } else {
+            None
+        };
+        tasks.push(tokio::spawn(ws::ws_acceptor(
+            l,
+            tls,
+            tx.clone(),
+            table.clone(),
+            ws_count.clone(),
+            ws_limits,
+        )));
+    }
+    tasks.push(tokio::spawn(stats_on_sigusr1(tx.clone())));
     let tls_context = tls.as_ref().map(|t| t.context.clone());
     if let Some(t) = tls {
         tasks.push(tokio::spawn(crate::certs::watch(
@@ -503,10 +568,32 @@ fn bind_udp(addr: SocketAddr) -> Result<std::net::UdpSocket, StartError> {
 }
 
 fn bind_tcp(addr: SocketAddr, t: Transport) -> Result<TcpListener, StartError> {
-    let what = t.via_token();
+    bind_stream(addr, t.via_token())
+}
+
+/// Binds a listening stream socket; `what` names it in errors (TCP, WS…).
+fn bind_stream(addr: SocketAddr, what: &str) -> Result<TcpListener, StartError> {
     let sock = socket_for(addr, Type::STREAM, what)?;
     sock.listen(1024).map_err(|e| bind_error(what, addr, &e))?;
     TcpListener::from_std(sock.into()).map_err(|e| bind_error(what, addr, &e))
+}
+
+/// Logs the engine's counters (one `stats:` line) on every SIGUSR1.
+async fn stats_on_sigusr1(tx: mpsc::Sender<crate::engine_loop::ToEngine>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        tracing::warn!("cannot listen for SIGUSR1: no stats on demand");
+        return;
+    };
+    while usr1.recv().await.is_some() {
+        if tx
+            .send(crate::engine_loop::ToEngine::LogStats)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 fn bind_error(what: &str, addr: SocketAddr, e: &std::io::Error) -> StartError {

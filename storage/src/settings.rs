@@ -43,7 +43,7 @@ pub struct Settings {
     pub accounting: Accounting,
     /// `[media]`: RTP proxy, recording, music on hold (no keys yet).
     pub media: Media,
-    /// `[websocket]`: SIP over WebSocket (no keys yet).
+    /// `[websocket]`: SIP over WebSocket and secure WebSocket (RFC 7118).
     pub websocket: WebSocket,
     /// `[smpp]`: the SMPP gateway (no keys yet).
     pub smpp: Smpp,
@@ -251,10 +251,60 @@ pub struct Accounting {
 #[serde(deny_unknown_fields)]
 pub struct Media {}
 
-/// `[websocket]`: SIP over WebSocket (RFC 7118). No keys yet.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebSocket {}
+/// `[websocket]`: SIP over WebSocket and secure WebSocket (RFC 7118) for
+/// browser phones (WebRTC).
+///
+/// Ports: TekSIP's defaults are 80 (WS) and 443 (WSS), and so are ours, but
+/// a port left unset is *best effort*: when it cannot be bound (a normal user
+/// may not bind below 1024 without `CAP_NET_BIND_SERVICE`, or a web server
+/// holds it) the server logs a warning and runs without that listener, so
+/// `cargo run --release` as a normal user still starts. A port set in the file
+/// must bind or the start stops (`cannot bind WS 0.0.0.0:8080: …`); `0`
+/// turns the listener off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSocket {
+    /// WS port; unset: 80, best effort; 0: off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_port: Option<u16>,
+    /// WSS port; unset: 443, best effort; 0: off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wss_port: Option<u16>,
+    /// Most WebSocket connections (WS and WSS together, handshakes in
+    /// progress included); more are refused at accept.
+    pub max_connections: u32,
+    /// Largest WebSocket message (and frame) accepted, bytes; a bigger one
+    /// closes the connection with status 1009 before it is read.
+    pub max_message_size: u32,
+    /// A WebSocket ping is sent this often, seconds.
+    pub ping_interval_s: u32,
+    /// A connection on which nothing (not even a pong) arrived for this long
+    /// is closed and everything attached to it freed, seconds.
+    pub idle_timeout_s: u32,
+    /// The TLS and HTTP upgrade handshakes must finish within this, seconds.
+    pub handshake_timeout_s: u32,
+}
+
+impl WebSocket {
+    /// TekSIP's default WS port, used when `ws_port` is unset.
+    pub const DEFAULT_WS_PORT: u16 = 80;
+    /// TekSIP's default WSS port, used when `wss_port` is unset.
+    pub const DEFAULT_WSS_PORT: u16 = 443;
+}
+
+impl Default for WebSocket {
+    fn default() -> Self {
+        Self {
+            ws_port: None,
+            wss_port: None,
+            max_connections: 10_000,
+            max_message_size: 65_536,
+            ping_interval_s: 30,
+            idle_timeout_s: 90,
+            handshake_timeout_s: 10,
+        }
+    }
+}
 
 /// `[smpp]`: the SMPP gateway. No keys yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

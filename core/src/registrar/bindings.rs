@@ -293,6 +293,31 @@ impl Bindings {
         ids.into_iter().filter_map(|id| self.remove(id)).collect()
     }
 
+    /// Removes the bindings on connection `conn` that `doomed` selects; found
+    /// through the per-connection index, so a close costs O(bindings on it),
+    /// not a scan of every binding (WebSocket churn).
+    pub fn remove_conn_where(
+        &mut self,
+        conn: ConnId,
+        mut doomed: impl FnMut(&Binding) -> bool,
+    ) -> Vec<(Box<str>, Binding)> {
+        let Some(ids) = self.by_conn.get(&conn) else {
+            return Vec::new();
+        };
+        let ids: Vec<BindingId> = ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.by_id
+                    .get(id)
+                    .and_then(|aor| self.by_aor.get(aor))
+                    .and_then(|list| list.iter().find(|b| b.id == *id))
+                    .is_some_and(&mut doomed)
+            })
+            .collect();
+        ids.into_iter().filter_map(|id| self.remove(id)).collect()
+    }
+
     /// Connection `conn` closed but its bindings stay (no RFC 5626 flow): they
     /// no longer ride on it, so requests to them go to the Contact address
     /// (RFC 3261 §18.2.2), never to the old connection's source port.

@@ -104,28 +104,19 @@ impl Registrar {
     /// routable on their own); the others stay, detached from it, and are
     /// reached at their Contact address from now on.
     pub fn connection_closed(&mut self, conn: ConnId) {
-        let doomed: Vec<BindingId> = self
-            .bindings
-            .iter()
-            .flat_map(|(_, list)| list.iter())
-            .filter(|b| {
-                b.flow.conn == Some(conn)
-                    && (matches!(
-                        b.flow.transport,
-                        crate::Transport::Ws | crate::Transport::Wss
-                    ) || b.reg_id.is_some()
-                        || b.contact.contains(".invalid"))
-            })
-            .map(|b| b.id)
-            .collect();
-        for id in doomed {
-            if let Some((aor, b)) = self.bindings.remove(id) {
-                self.events.push_back(Event::Unregistered {
-                    aor: aor.into(),
-                    contact: b.contact.into(),
-                    reason: UnbindReason::ConnectionClosed,
-                });
-            }
+        let gone = self.bindings.remove_conn_where(conn, |b| {
+            matches!(
+                b.flow.transport,
+                crate::Transport::Ws | crate::Transport::Wss
+            ) || b.reg_id.is_some()
+                || b.contact.contains(".invalid")
+        });
+        for (aor, b) in gone {
+            self.events.push_back(Event::Unregistered {
+                aor: aor.into(),
+                contact: b.contact.into(),
+                reason: UnbindReason::ConnectionClosed,
+            });
         }
         self.bindings.detach_conn(conn);
     }

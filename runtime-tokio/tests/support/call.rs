@@ -12,6 +12,8 @@ use switchboard_core::sip::{HeaderName, Method, RequestBuilder, ResponseBuilder,
 pub(crate) struct CallDone {
     /// The call's Call-ID.
     pub call_id: String,
+    /// The Record-Route elements of the INVITE the callee received.
+    pub record_route: Vec<String>,
 }
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -76,8 +78,7 @@ pub(crate) fn call(caller: &mut Ua, callee: &mut Ua, server_port: u16) -> CallDo
     );
     assert!(top.contains("branch=z9hG4bK"), "RFC 3261 branch: {top}");
     assert!(
-        vias.get(1)
-            .is_some_and(|v| v.contains(&caller.local().to_string())),
+        vias.get(1).is_some_and(|v| v.contains(&caller.via_host())),
         "second Via is the caller's: {vias:?}"
     );
     let rr = elements(&inv, HeaderName::RecordRoute);
@@ -165,5 +166,8 @@ pub(crate) fn call(caller: &mut Ua, callee: &mut Ua, server_port: u16) -> CallDo
     callee.send(&ResponseBuilder::for_request(&bye, 200, "OK").build());
     let bye_ok = caller.expect_response(Method::Bye);
     assert_eq!(bye_ok.status(), Some(200), "{}", text(&bye_ok));
-    CallDone { call_id }
+    CallDone {
+        call_id,
+        record_route: rr,
+    }
 }

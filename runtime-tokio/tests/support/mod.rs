@@ -70,6 +70,9 @@ pub(crate) struct Env {
     pub tls_port: u16,
     /// Extra lines for the `[tls]` section.
     pub tls_extra: String,
+    /// The `[websocket]` section's lines (default: WS and WSS off, so tests
+    /// never reach for ports 80/443).
+    pub websocket: String,
     /// `storage.data_dir` (default: `data` in the directory).
     pub data_dir: PathBuf,
     runs: u32,
@@ -92,6 +95,7 @@ impl Env {
             extra: String::new(),
             tls_port: free_port(),
             tls_extra: String::new(),
+            websocket: "ws_port = 0\nwss_port = 0\n".to_owned(),
             data_dir,
             runs: 0,
         };
@@ -127,12 +131,13 @@ impl Env {
              save_registrations = true\n{}\n\
              [security]\nsip_authentication = true\nauthenticate_local_calls = true\n\n\
              [logging]\nlevel = \"developer\"\ndirectory = \"{d}/logs\"\n\n\
-             [storage]\ndata_dir = \"{}\"\n\n[tls]\nport = {}\n{}\n\n{}",
+             [storage]\ndata_dir = \"{}\"\n\n[tls]\nport = {}\n{}\n\n[websocket]\n{}\n{}",
             self.port,
             self.service_extra,
             self.data_dir.display(),
             self.tls_port,
             self.tls_extra,
+            self.websocket,
             self.extra
         )
     }
@@ -367,6 +372,7 @@ impl Drop for Server {
 
 mod call;
 mod ua;
+pub(crate) mod ws;
 
 #[allow(unused_imports)] // each test binary uses a different part
 pub(crate) use call::{CallDone, call};

@@ -4,6 +4,7 @@
 //! RFC 8760). Every receive has a timeout.
 
 use super::{DOMAIN, MSG_TIMEOUT};
+use async_tungstenite::tungstenite;
 use bytes::Bytes;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -98,6 +99,14 @@ enum Link {
         framer: StreamFramer,
         tls: bool,
     },
+    /// A WebSocket (RFC 7118), over TLS when `secure`; `tcp` is the socket
+    /// underneath (for read timeouts); `host` our random `.invalid` name.
+    Ws {
+        ws: Box<tungstenite::WebSocket<Box<dyn super::ws::Io>>>,
+        tcp: TcpStream,
+        secure: bool,
+        host: String,
+    },
 }
 
 /// A minimal SIP user agent for user `user` of [`DOMAIN`].
@@ -157,7 +166,42 @@ impl Ua {
     pub(crate) fn peer_certificate(&self) -> Option<Vec<u8>> {
         match &self.link {
             Link::Stream { io, .. } => io.peer_certificate(),
-            Link::Udp(_) => None,
+            Link::Udp(_) | Link::Ws { .. } => None,
+        }
+    }
+
+    /// A UA on a WebSocket (WSS when `secure`) to `ws_server`, with the
+    /// `sip` subprotocol; its Via and Contact use a random `.invalid` host
+    /// as browser phones do (RFC 7118 §5.2). `server` is the server's
+    /// UDP/TCP address (unused for sending).
+    pub(crate) fn ws(ws_server: SocketAddr, user: &str, password: &str, secure: bool) -> Self {
+        let (ws, tcp) = super::ws::connect(ws_server, secure, &["sip"])
+            .unwrap_or_else(|e| panic!("WebSocket handshake with {ws_server}: {e}"));
+        let local = tcp.local_addr().expect("local address");
+        let host = format!("ws{}x{}.invalid", unique(), local.port());
+        let link = Link::Ws {
+            ws: Box::new(ws),
+            tcp,
+            secure,
+            host,
+        };
+        Self::with_link(ws_server, user, password, link, local)
+    }
+
+    /// Closes a WebSocket link without a close frame, the way a browser that
+    /// vanishes does: the socket is shut down (no FIN exchange of the
+    /// WebSocket protocol).
+    pub(crate) fn vanish(self) {
+        if let Link::Ws { tcp, .. } = &self.link {
+            let _ = tcp.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// The host written in our Via (our address, or the `.invalid` name).
+    pub(crate) fn via_host(&self) -> String {
+        match &self.link {
+            Link::Ws { host, .. } => host.clone(),
+            _ => self.local.to_string(),
         }
     }
 
@@ -182,12 +226,14 @@ impl Ua {
         }
     }
 
-    /// `UDP` or `TCP`.
+    /// `UDP`, `TCP`, `WS` or `WSS`.
     pub(crate) fn transport(&self) -> &'static str {
         match self.link {
             Link::Udp(_) => "UDP",
             Link::Stream { tls: false, .. } => "TCP",
             Link::Stream { tls: true, .. } => "TLS",
+            Link::Ws { secure: false, .. } => "WS",
+            Link::Ws { secure: true, .. } => "WSS",
         }
     }
 
@@ -201,9 +247,11 @@ impl Ua {
         format!("sip:{}@{DOMAIN}", self.user)
     }
 
-    /// Our contact URI (with `transport=tcp` over TCP, `transport=tls` over TLS).
+    /// Our contact URI (with `transport=tcp` over TCP, `transport=tls` over
+    /// TLS; `transport=ws` and the `.invalid` host over WS and WSS, as JsSIP
+    /// writes it).
     pub(crate) fn contact_uri(&self) -> String {
-        match self.link {
+        match &self.link {
             Link::Udp(_) => format!("sip:{}@{}", self.user, self.local),
             Link::Stream { tls: false, .. } => {
                 format!("sip:{}@{};transport=tcp", self.user, self.local)
@@ -211,6 +259,7 @@ impl Ua {
             Link::Stream { tls: true, .. } => {
                 format!("sip:{}@{};transport=tls", self.user, self.local)
             }
+            Link::Ws { host, .. } => format!("sip:{}@{host};transport=ws", self.user),
         }
     }
 
@@ -221,7 +270,7 @@ impl Ua {
             format!(
                 "SIP/2.0/{} {};branch={branch};rport",
                 self.transport(),
-                self.local
+                self.via_host()
             ),
             branch,
         )
@@ -241,6 +290,11 @@ impl Ua {
             Link::Stream { io, .. } => {
                 io.write_all(data).expect("writing to the stream");
                 io.flush().expect("flushing the stream");
+            }
+            Link::Ws { ws, .. } => {
+                let text = String::from_utf8(data.to_vec()).expect("our SIP is UTF-8");
+                ws.send(tungstenite::Message::text(text))
+                    .expect("sending a WebSocket message");
             }
         }
     }
@@ -275,6 +329,29 @@ impl Ua {
                     }
                 }
             }
+            Link::Ws { ws, tcp, .. } => loop {
+                let left = end.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                tcp.set_read_timeout(Some(left)).expect("set_read_timeout");
+                match ws.read() {
+                    Ok(tungstenite::Message::Text(t)) => {
+                        return Some(parse(Bytes::from(t.as_str().to_owned())));
+                    }
+                    Ok(tungstenite::Message::Binary(b)) => return Some(parse(b)),
+                    Ok(_) => {} // ping (answered), pong
+                    Err(tungstenite::Error::Io(e))
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        return None;
+                    }
+                    Err(e) => panic!("the WebSocket failed: {e}"),
+                }
+            },
             Link::Stream { io, framer, .. } => loop {
                 match framer.next() {
                     Some(Ok(Frame::Message(raw))) => return Some(parse(raw)),

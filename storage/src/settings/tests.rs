@@ -62,7 +62,16 @@ digest_algorithms = ["MD5"]
 call_record_retention_days = 400
 
 [media]
+
 [websocket]
+ws_port = 8080
+wss_port = 8443
+max_connections = 2000
+max_message_size = 32768
+ping_interval_s = 20
+idle_timeout_s = 50
+handshake_timeout_s = 5
+
 [smpp]
 [http]
 
@@ -113,6 +122,25 @@ failover_on_decline = true
     assert_eq!(s.database_path(), Path::new("/var/lib/switchboard/sb.db"));
     assert_eq!(s.routing.selection, RouteSelection::LoadSharing);
     assert!(s.routing.failover_on_decline);
+    let w = &s.websocket;
+    assert_eq!((w.ws_port, w.wss_port), (Some(8080), Some(8443)));
+    assert_eq!((w.max_connections, w.max_message_size), (2000, 32768));
+    assert_eq!(
+        (w.ping_interval_s, w.idle_timeout_s, w.handshake_timeout_s),
+        (20, 50, 5)
+    );
+    let d = WebSocket::default();
+    assert_eq!(
+        (d.ws_port, d.wss_port),
+        (None, None),
+        "unset: 80/443, best effort"
+    );
+    assert_eq!(d.max_message_size, 65_536);
+    let off = Settings::parse("[websocket]\nws_port = 0\nwss_port = 0").expect("off");
+    assert_eq!(
+        (off.websocket.ws_port, off.websocket.wss_port),
+        (Some(0), Some(0))
+    );
     let d = Settings::default().routing;
     assert_eq!(d.selection, RouteSelection::Hunting);
     assert!(!d.failover_on_decline);
@@ -257,6 +285,37 @@ fn out_of_range_values_are_named() {
             "security.digest_algorithms",
             "[Md5, Sha256, Md5]",
         ),
+        (
+            "[websocket]\nmax_connections = 0",
+            "websocket.max_connections",
+            "0",
+        ),
+        (
+            "[websocket]\nmax_message_size = 100",
+            "websocket.max_message_size",
+            "100",
+        ),
+        (
+            "[websocket]\nping_interval_s = 0",
+            "websocket.ping_interval_s",
+            "0",
+        ),
+        (
+            "[websocket]\nidle_timeout_s = 30",
+            "websocket.idle_timeout_s",
+            "30",
+        ),
+        (
+            "[websocket]\nhandshake_timeout_s = 0",
+            "websocket.handshake_timeout_s",
+            "0",
+        ),
+        (
+            "[websocket]\nws_port = 8080\nwss_port = 8080",
+            "websocket.wss_port",
+            "8080",
+        ),
+        ("[websocket]\nws_port = 70000", "websocket.ws_port", "70000"),
         ("[logging]\ndirectory = \"\"", "logging.directory", "\"\""),
         ("[storage]\ndata_dir = \"\"", "storage.data_dir", "\"\""),
         (

@@ -180,6 +180,51 @@ impl Settings {
                 "an algorithm is listed twice",
             ));
         }
+        let w = &self.websocket;
+        if w.max_connections == 0 {
+            return Err(bad("websocket.max_connections", 0, "must be at least 1"));
+        }
+        if !(1024..=16 << 20).contains(&w.max_message_size) {
+            return Err(bad(
+                "websocket.max_message_size",
+                w.max_message_size,
+                "must be between 1024 and 16777216 bytes",
+            ));
+        }
+        if !(1..=3600).contains(&w.ping_interval_s) {
+            return Err(bad(
+                "websocket.ping_interval_s",
+                w.ping_interval_s,
+                "must be between 1 and 3600 s",
+            ));
+        }
+        if w.idle_timeout_s <= w.ping_interval_s {
+            return Err(bad(
+                "websocket.idle_timeout_s",
+                w.idle_timeout_s,
+                format!(
+                    "must be longer than websocket.ping_interval_s ({}): a client answering every ping must not time out",
+                    w.ping_interval_s
+                ),
+            ));
+        }
+        if !(1..=300).contains(&w.handshake_timeout_s) {
+            return Err(bad(
+                "websocket.handshake_timeout_s",
+                w.handshake_timeout_s,
+                "must be between 1 and 300 s",
+            ));
+        }
+        if let (Some(a), Some(b)) = (w.ws_port, w.wss_port)
+            && a != 0
+            && a == b
+        {
+            return Err(bad(
+                "websocket.wss_port",
+                b,
+                "must differ from websocket.ws_port",
+            ));
+        }
         if self.logging.directory.as_os_str().is_empty() {
             return Err(bad("logging.directory", "\"\"", "must not be empty"));
         }
