@@ -32,8 +32,8 @@
 #                       digest, call a sipp UDP extension and are called by one, and make a
 #                       real WebRTC call to each other (issue 5): tests/interop/web/run.sh
 #                       against a second server it starts in a private network namespace.
-#                       SKIPPED (not failed) while Switchboard has no WebSocket settings; see
-#                       BROWSER_WS_TOML below for how to turn it on.
+#                       The browser's large INVITE to the UDP-only sipp phone also checks
+#                       the fall back from TCP to UDP (RFC 3261 §18.1.1).
 #
 # usage: bash tests/interop/run.sh        (from anywhere; needs sipp, baresip, python3,
 #        kamailio, dnsmasq)
@@ -424,13 +424,10 @@ run_test kamailio_upstream_unregister t_kamailio_upstream_unregister
 # `npm ci && npm run bundle` in tests/interop/web (both done by .ci/run).
 # BROWSER_WS_TOML: the settings lines appended to that server's switchboard.toml to enable
 # its WebSocket listener on ws://127.0.0.1:$BROWSER_WS_PORT ("\n" = line break).
-# TO TURN IT ON (once the WS listener is merged): set the default below to the real keys,
-# e.g. BROWSER_WS_TOML=${BROWSER_WS_TOML:-'[websocket]\nws_port = 5066'} with the key names
-# the [websocket] table really has (`switchboard check-config` prints them).
-# While `check-config` shows an empty [websocket] table (no WS listener yet) the cases are
-# skipped with a SKIP line; once it has keys, an empty BROWSER_WS_TOML is a failure.
+# (WS on $BROWSER_WS_PORT, WSS off.) Should `check-config` ever show no [websocket] table the
+# cases are skipped with a SKIP line; an empty BROWSER_WS_TOML is a failure.
 BROWSER_WS_PORT=${BROWSER_WS_PORT:-5066}
-BROWSER_WS_TOML=${BROWSER_WS_TOML:-}
+BROWSER_WS_TOML=${BROWSER_WS_TOML:-"[websocket]\nws_port = $BROWSER_WS_PORT\nwss_port = 0"}
 skipped=0
 t_browser_phones() {
   local ws_keys out rc

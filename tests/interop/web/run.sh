@@ -133,9 +133,10 @@ start_server() {
       {
         printf '[service]\nsip_domain = "%s"\nlisten = ["127.0.0.1"]\nsip_port = %s\n' "$DOMAIN" "$UDP_PORT"
         # A browser's INVITE (a WebRTC offer, about 2.5 kB) is over RFC 3261 §18.1.1's UDP
-        # limit, and Switchboard would send it to the sipp extension over TCP, where sipp
-        # (UDP only) does not listen: keep UDP, as a UDP-only phone needs.
-        printf 'transport = "udp+tcp"\ntcp_for_large_packets = false\n\n'
+        # limit: Switchboard first tries the sipp extension over TCP, where sipp (UDP only)
+        # refuses the connection, and then falls back to UDP — the default settings, as a
+        # UDP-only desk phone would meet them.
+        printf 'transport = "udp+tcp"\n\n'
         # sipp 3.6 answers only an MD5 challenge; JsSIP and SIP.js know only MD5 too.
         printf '[security]\ndigest_algorithms = ["MD5"]\n\n'
         printf '[logging]\nlevel = "sessions"\ndirectory = "%s/logs"\n\n' "$T"
