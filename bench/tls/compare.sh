@@ -148,6 +148,10 @@ port = $SB_TLS
 certificate = "$WORK/cert.pem"
 private_key = "$WORK/key.pem"
 
+[websocket]
+ws_port = 0
+wss_port = 0
+
 [security]
 digest_algorithms = ["MD5"]
 
