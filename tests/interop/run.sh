@@ -40,7 +40,8 @@
 # env:   SWITCHBOARD_BIN (default: $CARGO_TARGET_DIR or target, /debug/switchboard;
 #        built with `cargo build -p switchboard` when missing), INTEROP_PORT (5070),
 #        INTEROP_TLS_PORT (INTEROP_PORT + 1),
-#        INTEROP_DNS_PORT (53530, dnsmasq on 127.0.0.1), INTEROP_KEEP=1 keeps the
+#        INTEROP_DNS_PORT (15353, dnsmasq on 127.0.0.1; below the ephemeral port range, so no
+#        client socket can be holding it), INTEROP_KEEP=1 keeps the
 #        temporary directory for inspection.
 # Prints one line per test and, last, "N passed, M failed"; exits 1 if any failed.
 # Every wait is bounded; everything started here is stopped on exit.
@@ -48,7 +49,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/tests/interop
 PORT=${INTEROP_PORT:-5070}
-DNS_PORT=${INTEROP_DNS_PORT:-53530}
+DNS_PORT=${INTEROP_DNS_PORT:-15353}
 TLS_PORT=${INTEROP_TLS_PORT:-$((PORT + 1))}
 REG=127.0.0.1:$PORT
 BIN=${SWITCHBOARD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/switchboard}
