@@ -176,7 +176,19 @@ pub async fn ws_acceptor(
     }
 }
 
+/// A connection's byte stream once its handshakes are done: TCP, or TLS over
+/// TCP. Boxed, so [`run`] is one function for both and its future (which
+/// lives as long as the connection) holds a pointer, not a TLS session.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 /// Handshakes, then runs the connection.
+///
+/// The handshakes run in their own boxed future, freed before [`run`]
+/// starts: the task's future is allocated once, at the size of its largest
+/// state, and a TLS accept or a request-head read inline would make every
+/// idle connection pay for them (measured: 8.8 kB of task per connection
+/// inline, against 1.5 kB for `run` alone).
 async fn serve(
     tcp: TcpStream,
     remote: SocketAddr,
@@ -192,31 +204,43 @@ async fn serve(
         remote,
         conn: Some(conn),
     };
+    let opened = Box::pin(handshake(tcp, tls, &flow, &shared)).await;
+    if let Some((s, rest)) = opened {
+        run(s, rest, flow, &shared).await;
+    }
+}
+
+/// TLS (for WSS) and the HTTP upgrade, within the handshake timeout: the
+/// open stream and the bytes read past the request head, or `None`.
+async fn handshake(
+    tcp: TcpStream,
+    tls: Option<TlsAcceptor>,
+    flow: &Flow,
+    shared: &Shared,
+) -> Option<(Box<dyn Io>, Vec<u8>)> {
     let deadline = Instant::now() + shared.limits.handshake_timeout;
     match tls {
         None => {
-            if let Some((s, rest)) = upgrade(tcp, deadline, &flow, &shared).await {
-                run(s, rest, flow, &shared).await;
-            }
+            let (s, rest) = upgrade(tcp, deadline, flow, shared).await?;
+            Some((Box::new(s), rest))
         }
         Some(acceptor) => {
             let s = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::info!("{flow}: TLS handshake failed: {e}");
-                    return;
+                    return None;
                 }
                 Err(_) => {
                     tracing::info!(
                         "{flow}: TLS handshake not finished within {:?}, closing",
                         shared.limits.handshake_timeout
                     );
-                    return;
+                    return None;
                 }
             };
-            if let Some((s, rest)) = upgrade(s, deadline, &flow, &shared).await {
-                run(s, rest, flow, &shared).await;
-            }
+            let (s, rest) = upgrade(s, deadline, flow, shared).await?;
+            Some((Box::new(s), rest))
         }
     }
 }
@@ -283,10 +307,7 @@ where
 }
 
 /// Runs an open WebSocket connection until it ends, then reports the close.
-async fn run<S>(stream: S, rest: Vec<u8>, flow: Flow, shared: &Shared)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+async fn run(stream: Box<dyn Io>, rest: Vec<u8>, flow: Flow, shared: &Shared) {
     let Some(conn) = flow.conn else { return };
     let limits = shared.limits;
     let mut ws = WebSocketStream::from_partially_read(
