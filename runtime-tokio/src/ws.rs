@@ -54,7 +54,7 @@ use tokio_rustls::TlsAcceptor;
 
 /// The WebSocket read buffer of one connection: small, since idle browser
 /// phones are the common case (a larger message grows it while it is read).
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 /// How long a close frame may take to go out before the socket is dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
