@@ -98,6 +98,38 @@ pub struct TcpLimits {
     pub idle_timeout: Duration,
 }
 
+/// The next connection on `listener` while fewer than `max` (as `open` counts
+/// them) are open: a failed accept is logged and retried after 50 ms (e.g. out
+/// of file descriptors), a connection over the limit is logged and closed.
+/// `what` names the transport in the log lines. Shared by the TCP, TLS and
+/// WebSocket acceptors.
+pub async fn accept_below(
+    listener: &TcpListener,
+    what: &str,
+    max: usize,
+    open: impl Fn() -> usize,
+) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, remote)) => {
+                let n = open();
+                if n < max {
+                    return (stream, remote);
+                }
+                tracing::warn!(
+                    "{what} connection from {remote} refused: {n} connections open (limit {max})"
+                );
+                drop(stream);
+            }
+            Err(e) => {
+                let local = listener.local_addr().ok();
+                tracing::warn!("{what} accept on {local:?} failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 /// Accepts TCP connections on `listener` until the engine goes away.
 pub async fn tcp_acceptor(
     listener: TcpListener,
@@ -105,24 +137,9 @@ pub async fn tcp_acceptor(
     table: Arc<ConnTable>,
     limits: TcpLimits,
 ) {
-    let local = listener.local_addr().ok();
     loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!("TCP accept on {local:?} failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if table.in_use() >= limits.max_connections {
-            tracing::warn!(
-                "TCP connection from {remote} refused: {} connections open (limit)",
-                table.in_use()
-            );
-            drop(stream);
-            continue;
-        }
+        let (stream, _) =
+            accept_below(&listener, "TCP", limits.max_connections, || table.in_use()).await;
         let conn = table.next_id();
         spawn_connection(
             stream,

@@ -214,24 +214,10 @@ pub async fn tls_acceptor(
     table: Arc<ConnTable>,
     limits: TcpLimits,
 ) {
-    let local = listener.local_addr().ok();
     loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!("TLS accept on {local:?} failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if table.in_use() >= limits.max_connections {
-            tracing::warn!(
-                "TLS connection from {remote} refused: {} connections open (limit)",
-                table.in_use()
-            );
-            drop(stream);
-            continue;
-        }
+        let (stream, remote) =
+            crate::net::accept_below(&listener, "TLS", limits.max_connections, || table.in_use())
+                .await;
         let guard = table.handshake();
         let (ctx, tx, table) = (ctx.clone(), tx.clone(), table.clone());
         tokio::spawn(async move {

@@ -141,29 +141,19 @@ pub async fn ws_acceptor(
     } else {
         Transport::Ws
     };
-    let local = listener.local_addr().ok();
     let shared = Shared {
         tx,
         limits,
         transport,
     };
     loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!("{transport} accept on {local:?} failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if count.get() >= limits.max_connections {
-            tracing::warn!(
-                "{transport} connection from {remote} refused: {} WebSocket connections open (websocket.max_connections)",
-                count.get()
-            );
-            drop(stream);
-            continue;
-        }
+        let (stream, remote) = crate::net::accept_below(
+            &listener,
+            transport.via_token(),
+            limits.max_connections,
+            || count.get(),
+        )
+        .await;
         count.0.fetch_add(1, Ordering::Relaxed);
         let counted = Counted(count.clone());
         let conn = ids.next_id();
