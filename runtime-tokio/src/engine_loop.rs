@@ -6,8 +6,14 @@
 //! ([`spawn_engine_thread`]): the engine is single-threaded by design, and on a
 //! work-stealing runtime every datagram woke a second worker for nothing
 //! (futex calls and context switches; ~10 % of the CPU per call in the sipp
-//! benchmark). Connection tasks, the database watcher and signals stay on the
-//! main runtime, whose [`tokio::runtime::Handle`] the loop uses to spawn them.
+//! benchmark). Stream connections (TCP, TLS, WS, WSS: their acceptors, reader
+//! and writer tasks, TLS handshakes and outbound connects) run on this thread's
+//! runtime too, so a message read from a connection reaches the engine, and its
+//! answer the writer, without waking another thread: that halved the CPU per
+//! REGISTER over TLS at low rates (BENCHMARKS §7). The price: TLS handshakes
+//! share this core with the engine (≈ 0.5 ms each). The database watchers,
+//! signals and DNS lookups stay on the main runtime, whose
+//! [`tokio::runtime::Handle`] the loop uses to spawn lookups.
 //!
 //! The engine task reads the UDP sockets itself, in batches ([`crate::udp`]:
 //! `recvmmsg`/`sendmmsg`); stream connections and commands arrive through the
@@ -192,11 +198,16 @@ impl EngineLoop {
                     let Some(msg) = msg else { break };
                     self.handle_queued(msg);
                     deadline = self.settle();
+                    // Stream connections' reader and writer tasks share this
+                    // thread: let them run (write what was just queued for
+                    // them, read more) before the next batch.
+                    tokio::task::yield_now().await;
                 }
                 i = std::future::poll_fn(|cx| udp::poll_readable(&self.udp, self.next_port, cx)) => {
                     self.next_port = i + 1;
                     self.read_udp(i);
                     deadline = self.settle();
+                    tokio::task::yield_now().await; // as above: streams' turn
                 }
                 () = tokio::time::sleep_until(deadline) => {}
             }
@@ -570,7 +581,7 @@ impl EngineLoop {
     ) {
         match transport {
             Transport::Tcp => {
-                self.io.spawn(net::tcp_connect(
+                tokio::spawn(net::tcp_connect(
                     conn,
                     remote,
                     self.tx.clone(),
@@ -585,7 +596,7 @@ impl EngineLoop {
                     .ok()
                     .and_then(|m| m.get(&remote.ip()).cloned());
                 if let Some(ctx) = self.tls.clone() {
-                    self.io.spawn(crate::tls::tls_connect(
+                    tokio::spawn(crate::tls::tls_connect(
                         conn,
                         remote,
                         name,
@@ -683,9 +694,17 @@ impl std::fmt::Debug for EngineParts {
 pub struct EngineThread {
     done: oneshot::Receiver<Engine>,
     thread: std::thread::JoinHandle<()>,
+    rt: tokio::runtime::Handle,
 }
 
 impl EngineThread {
+    /// The engine thread's runtime: stream connections' tasks run there, so
+    /// a message read from a connection reaches the engine without waking
+    /// another thread.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.rt
+    }
+
     /// Waits for the loop to end (after the shutdown signal and its grace) and
     /// returns the engine.
     pub async fn finish(self) -> Result<Engine, String> {
@@ -706,7 +725,7 @@ pub async fn spawn_engine_thread(
     udp: Vec<std::net::UdpSocket>,
     io: tokio::runtime::Handle,
 ) -> Result<EngineThread, String> {
-    let (started_tx, started_rx) = oneshot::channel::<Result<(), String>>();
+    let (started_tx, started_rx) = oneshot::channel::<Result<tokio::runtime::Handle, String>>();
     let (done_tx, done) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("engine".into())
@@ -735,7 +754,7 @@ pub async fn spawn_engine_thread(
                         return;
                     }
                 };
-                let _ = started_tx.send(Ok(()));
+                let _ = started_tx.send(Ok(tokio::runtime::Handle::current()));
                 let EngineParts {
                     engine,
                     rx,
@@ -767,7 +786,7 @@ pub async fn spawn_engine_thread(
         })
         .map_err(|e| format!("cannot start the engine thread: {e}"))?;
     match started_rx.await {
-        Ok(Ok(())) => Ok(EngineThread { done, thread }),
+        Ok(Ok(rt)) => Ok(EngineThread { done, thread, rt }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err("the engine thread ended during start-up".to_owned()),
     }

@@ -20,8 +20,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
-/// Messages queued for one connection's writer.
-pub const WRITE_QUEUE: usize = 256;
+/// Messages queued for one connection's writer. The writer shares the engine
+/// thread, so one turn of the engine (up to 65 reads of 4 kB, several SIP
+/// messages each) can queue many answers for a busy connection (a trunk, an
+/// SBC) before the writer runs; the channel allocates its slots as they are
+/// used, so the bound costs an idle connection nothing.
+pub const WRITE_QUEUE: usize = 4096;
 
 /// Bytes read at once from a stream connection. Every open connection keeps
 /// one such buffer for its life, so it is small: a larger message arrives in

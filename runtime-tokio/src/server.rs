@@ -119,6 +119,12 @@ fn ws_listen_addrs(settings: &Settings) -> Vec<(Transport, SocketAddr, bool)> {
     out
 }
 
+/// Starts accepting on a listener (TCP, TLS, WS or WSS), on the engine thread.
+type StreamAcceptor = Box<
+    dyn FnOnce(TcpListener) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send,
+>;
+
 /// Builds the engine configuration from the settings.
 pub fn engine_config(
     settings: &Settings,
@@ -390,21 +396,26 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         idle_timeout: Duration::from_secs(u64::from(settings.service.tcp_idle_timeout_s)),
     };
     let mut tasks = Vec::new();
+    // Stream listeners are handed to the engine thread once it runs (below).
+    let mut stream_acceptors: Vec<(TcpListener, StreamAcceptor)> = Vec::new();
     for (t, l) in tcp {
         match (t, &tls) {
-            (Transport::Tls, Some(tls)) => tasks.push(tokio::spawn(crate::tls::tls_acceptor(
-                l,
-                tls.context.clone(),
-                tx.clone(),
-                table.clone(),
-                limits,
-            ))),
-            _ => tasks.push(tokio::spawn(net::tcp_acceptor(
-                l,
-                tx.clone(),
-                table.clone(),
-                limits,
-            ))),
+            (Transport::Tls, Some(tls)) => {
+                let (ctx, tx, table) = (tls.context.clone(), tx.clone(), table.clone());
+                stream_acceptors.push((
+                    l,
+                    Box::new(move |l| {
+                        Box::pin(crate::tls::tls_acceptor(l, ctx, tx, table, limits))
+                    }),
+                ));
+            }
+            _ => {
+                let (tx, table) = (tx.clone(), table.clone());
+                stream_acceptors.push((
+                    l,
+                    Box::new(move |l| Box::pin(net::tcp_acceptor(l, tx, table, limits))),
+                ));
+            }
         }
     }
     let ws_count = Arc::new(WsCount::default());
@@ -417,14 +428,11 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         } else {
             None
         };
-        tasks.push(tokio::spawn(ws::ws_acceptor(
+        let (tx, table, count) = (tx.clone(), table.clone(), ws_count.clone());
+        stream_acceptors.push((
             l,
-            tls,
-            tx.clone(),
-            table.clone(),
-            ws_count.clone(),
-            ws_limits,
-        )));
+            Box::new(move |l| Box::pin(ws::ws_acceptor(l, tls, tx, table, count, ws_limits))),
+        ));
     }
     tasks.push(tokio::spawn(stats_on_sigusr1(tx.clone())));
     let tls_context = tls.as_ref().map(|t| t.context.clone());
@@ -475,6 +483,20 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let engine_thread = spawn_engine_thread(parts, udp, tokio::runtime::Handle::current())
         .await
         .map_err(StartError)?;
+    // Stream connections live on the engine thread: a message read from a
+    // connection reaches the engine, and its answer the writer, without
+    // waking another thread (each wake-up is a futex call; at a few thousand
+    // messages a second they were most of the cost of a TLS REGISTER). The
+    // listener is registered again with that thread's runtime, so the
+    // connections it accepts are driven by it too.
+    for (l, accept) in stream_acceptors {
+        tasks.push(engine_thread.runtime().spawn(async move {
+            match l.into_std().and_then(TcpListener::from_std) {
+                Ok(l) => accept(l).await,
+                Err(e) => tracing::error!("cannot move a listener to the engine thread: {e}"),
+            }
+        }));
+    }
     let names: Vec<String> = listeners
         .iter()
         .map(|l| format!("{} {}", l.transport, l.addr))
