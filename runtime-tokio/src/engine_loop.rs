@@ -85,6 +85,8 @@ pub struct EngineLoop {
     /// Where the next readiness poll starts (round robin across UDP sockets).
     next_port: usize,
     conns: BTreeMap<ConnId, ConnHandle>,
+    /// Something was queued for a stream writer since the loop last yielded.
+    streams_written: bool,
     table: Arc<ConnTable>,
     idle: Duration,
     sink: EventSink,
@@ -146,6 +148,7 @@ impl EngineLoop {
             recv_bufs: RecvBuffers::default(),
             next_port: 0,
             conns: BTreeMap::new(),
+            streams_written: false,
             table,
             idle,
             sink: EventSink::new(storage.clone(), save_registrations),
@@ -198,16 +201,13 @@ impl EngineLoop {
                     let Some(msg) = msg else { break };
                     self.handle_queued(msg);
                     deadline = self.settle();
-                    // Stream connections' reader and writer tasks share this
-                    // thread: let them run (write what was just queued for
-                    // them, read more) before the next batch.
-                    tokio::task::yield_now().await;
+                    self.let_writers_run().await;
                 }
                 i = std::future::poll_fn(|cx| udp::poll_readable(&self.udp, self.next_port, cx)) => {
                     self.next_port = i + 1;
                     self.read_udp(i);
                     deadline = self.settle();
-                    tokio::task::yield_now().await; // as above: streams' turn
+                    self.let_writers_run().await;
                 }
                 () = tokio::time::sleep_until(deadline) => {}
             }
@@ -263,6 +263,16 @@ impl EngineLoop {
         }
         self.engine.handle_input(Input::Timeout(now.into_std()));
         self.settle()
+    }
+
+    /// Stream connections' writer tasks share this thread: when this turn
+    /// queued bytes for them, yield so they write before the next batch (a
+    /// busy connection's queue would otherwise only grow). A UDP-only turn
+    /// does not yield: that would poll the reactor once more per batch.
+    async fn let_writers_run(&mut self) {
+        if std::mem::take(&mut self.streams_written) {
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Handles `msg` and what else is already queued on the channel (bounded,
@@ -506,6 +516,7 @@ impl EngineLoop {
                         .handle_input(Input::ConnectionClosed { now, conn });
                     return true;
                 };
+                self.streams_written = true;
                 if h.writer.try_send(t.data).is_err() {
                     tracing::warn!("{conn}: write queue full or closed; closing the connection");
                     if let Some(h) = self.conns.remove(&conn) {
