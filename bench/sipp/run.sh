@@ -67,28 +67,8 @@ SB_BIN="$CARGO_TARGET_DIR/release/switchboard"
 NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# ---------------------------------------------------------------- processes and clean-up
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Stops one process we started: SIGTERM, then SIGKILL after 10 s (Switchboard finishes in-flight
-# transactions for up to 5 s, then flushes its database).
-stop_pid() {
-    local p=$1 i
-    kill "$p" 2>/dev/null || return 0
-    for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-}
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 port_free() { ! ss -Hlnu "sport = :$1" | grep -q .; }
 
@@ -104,50 +84,6 @@ wait_ready() {
     die "server not ready after 15 s"
 }
 
-# The server's processes: the pid and every descendant (Kamailio forks its workers).
-tree_pids() {
-    local root=$1 kids k
-    echo "$root"
-    kids=$(pgrep -P "$root" || true)
-    for k in $kids; do tree_pids "$k"; done
-}
-
-# utime+stime of a process tree, in clock ticks (threads are included in /proc/<pid>/stat).
-cpu_ticks() {
-    local total=0 p f
-    for p in $(tree_pids "$1"); do
-        f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
-        # after "comm)": state is field 1, utime field 12, stime field 13
-        total=$((total + $(awk '{print $12 + $13}' <<<"$f")))
-    done
-    echo "$total"
-}
-
-# Peak RSS (VmHWM, KiB) summed over a process tree, and PSS now (KiB, shared pages split).
-hwm_kib() {
-    local total=0 p v
-    for p in $(tree_pids "$1"); do
-        v=$(awk '/^VmHWM:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-        total=$((total + ${v:-0}))
-    done
-    echo "$total"
-}
-rss_kib() {
-    local total=0 p v
-    for p in $(tree_pids "$1"); do
-        v=$(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-        total=$((total + ${v:-0}))
-    done
-    echo "$total"
-}
-pss_kib() {
-    local total=0 p v
-    for p in $(tree_pids "$1"); do
-        v=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
-        total=$((total + ${v:-0}))
-    done
-    echo "$total"
-}
 nprocs() { tree_pids "$1" | wc -l; }
 
 # ---------------------------------------------------------------- prerequisites

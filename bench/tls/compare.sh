@@ -42,50 +42,9 @@ SB_BIN="$CARGO_TARGET_DIR/release/switchboard"
 NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
 
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-stop_pid() {
-    local p=$1 i
-    kill "$p" 2>/dev/null || return 0
-    for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-}
-tree_pids() {
-    local root=$1 k
-    echo "$root"
-    for k in $(pgrep -P "$root" || true); do tree_pids "$k"; done
-}
-cpu_ticks() {
-    local total=0 p f
-    for p in $(tree_pids "$1"); do
-        f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
-        total=$((total + $(awk '{print $12 + $13}' <<<"$f")))
-    done
-    echo "$total"
-}
-mem_kib() { # $1 pid, $2 VmRSS|Pss
-    local total=0 p v
-    for p in $(tree_pids "$1"); do
-        if [ "$2" = Pss ]; then
-            v=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
-        else
-            v=$(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-        fi
-        total=$((total + ${v:-0}))
-    done
-    echo "$total"
-}
 wait_tcp() { # $1 port, $2 pid
     local i
     for i in $(seq 1 300); do
