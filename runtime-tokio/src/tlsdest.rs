@@ -34,10 +34,12 @@ use switchboard_core::{TlsPeer, Transport};
 /// Most distinct client configurations kept.
 pub const MAX_CONFIGS: usize = 64;
 
-/// Accepts any server certificate (for `--tls-verify no`); the handshake
-/// signatures are still verified with the provider's algorithms.
+/// Accepts any server certificate (for `--tls-verify no`, and for test and
+/// bench clients of a server with a self-signed certificate); the handshake
+/// signatures are still verified with the provider's algorithms. The peer is
+/// NOT authenticated: never use it where a certificate matters.
 #[derive(Debug)]
-struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+pub struct AcceptAnyCertificate(pub Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AcceptAnyCertificate {
     fn verify_server_cert(
