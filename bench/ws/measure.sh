@@ -7,8 +7,11 @@
 # RSS and the stats line after the cleanup are shown.
 #
 # Usage: bench/ws/measure.sh [N=2000]   (ports 17060, 17080, 17443 on 127.0.0.1)
+#        ROUNDS=3 bench/ws/measure.sh 2000   (then 2 more rounds of N clients that come and
+#        vanish; the RSS after each round shows whether churn grows the server)
 set -euo pipefail
 N=${1:-2000}
+ROUNDS=${ROUNDS:-1}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release -q -p switchboard --bin switchboard --example ws_idle
@@ -68,5 +71,18 @@ for kind in wss ws; do
   wait $CLIENT || true
   sleep 2
   echo "  after they left: RSS $(rss) KiB; $(stats)"
+  # Churn: more rounds of N clients that register and vanish (no close frame).
+  for round in $(seq 2 "$ROUNDS"); do
+    rm -f "$DIR/idle.$kind"
+    "$IDLE" $kind 127.0.0.1:$port "$N" register < "$DIR/in.$kind" > "$DIR/idle.$kind" 2>&1 &
+    CLIENT=$!
+    exec 4> "$DIR/in.$kind"
+    for _ in $(seq 600); do grep -q '^ready' "$DIR/idle.$kind" 2>/dev/null && break; sleep 0.1; done
+    peak=$(rss)
+    exec 4>&-
+    wait $CLIENT || true
+    sleep 2
+    echo "  round $round: RSS with $N clients $peak KiB, after they left $(rss) KiB; $(stats)"
+  done
   kill $SERVER; wait $SERVER 2>/dev/null || true
 done
