@@ -503,7 +503,7 @@ mod tests {
         let mut queued = 0usize;
         while h.writer.try_send(msg.clone()).is_ok() {
             queued += 1;
-            if queued % 64 == 0 {
+            if queued.is_multiple_of(64) {
                 tokio::task::yield_now().await;
             }
             assert!(queued <= 2 * WRITE_QUEUE, "the queue never filled");
