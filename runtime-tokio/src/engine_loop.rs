@@ -6,10 +6,10 @@
 //! ([`spawn_engine_thread`]): the engine is single-threaded by design, and on a
 //! work-stealing runtime every datagram woke a second worker for nothing
 //! (futex calls and context switches; ~10 % of the CPU per call in the sipp
-//! benchmark). Stream connections (TCP, TLS, WS, WSS: their acceptors, reader
-//! and writer tasks, TLS handshakes and outbound connects) run on this thread's
-//! runtime too, so a message read from a connection reaches the engine, and its
-//! answer the writer, without waking another thread: that halved the CPU per
+//! benchmark). Stream connections (TCP, TLS, WS, WSS: their acceptors, one
+//! task per connection, TLS handshakes and outbound connects) run on this
+//! thread's runtime too, so a message read from a connection reaches the
+//! engine, and its answer the connection's task, without waking another thread: that halved the CPU per
 //! REGISTER over TLS at low rates (BENCHMARKS §7). The price: TLS handshakes
 //! share this core with the engine (≈ 0.5 ms each). The database watchers,
 //! signals and DNS lookups stay on the main runtime, whose
@@ -265,8 +265,9 @@ impl EngineLoop {
         self.settle()
     }
 
-    /// Stream connections' writer tasks share this thread: when this turn
-    /// queued bytes for them, yield so they write before the next batch (a
+    /// Stream connections' tasks share this thread: when this turn queued
+    /// bytes for them, yield so they write (each its whole queue at once,
+    /// [`crate::stream`]) before the next batch (a
     /// busy connection's queue would otherwise only grow). A UDP-only turn
     /// does not yield: that would poll the reactor once more per batch.
     async fn let_writers_run(&mut self) {
@@ -380,8 +381,8 @@ impl EngineLoop {
         match msg {
             ToEngine::Input(i) => {
                 if let Input::ConnectionClosed { conn, .. } = &i {
-                    // The reader ended: drop the writer's queue so the writer
-                    // task ends too and the socket is closed (no CLOSE-WAIT
+                    // The connection ended: drop its write queue so its task
+                    // writes what is left and closes the socket (no CLOSE-WAIT
                     // sockets left behind by peers that hung up).
                     self.conns.remove(conn);
                 }

@@ -28,6 +28,7 @@ pub mod reload;
 pub mod routecmd;
 pub mod server;
 pub mod storage_worker;
+pub mod stream;
 pub mod tls;
 pub mod tlsdest;
 pub mod udp;

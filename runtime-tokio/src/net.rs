@@ -1,12 +1,13 @@
-//! Stream sockets: the TCP acceptor, and one reader and one writer task
-//! per stream connection (TCP here; TLS in [`crate::tls`] runs its handshake
-//! and then hands the encrypted stream to the same tasks, which work on any
-//! tokio `AsyncRead + AsyncWrite`). They only move bytes; every decision is
-//! the engine's.
+//! Stream sockets (RFC 3261 §18): the TCP acceptor and outbound connect, the
+//! accounting of open connections, and what the engine holds for each one
+//! ([`ConnHandle`]). Each connection runs as one task ([`crate::stream`]; TLS
+//! in [`crate::tls`] runs its handshake and then hands the encrypted stream to
+//! the same task). The tasks only move bytes; every decision is the engine's.
 //!
-//! Readers turn what arrives into [`Input`]s on the engine channel. Writers
-//! take bytes from a bounded per-connection queue; a connection whose queue is
-//! full (a peer that does not read) is closed rather than allowed to grow.
+//! What arrives becomes [`Input`]s on the engine channel; what the engine
+//! sends goes through a bounded per-connection queue, and a connection whose
+//! queue is full (a peer that does not read) is closed rather than allowed to
+//! grow.
 
 use crate::engine_loop::ToEngine;
 use bytes::Bytes;
@@ -15,22 +16,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use switchboard_core::{ConnId, Flow, Input, Transport};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncWrite, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
-/// Messages queued for one connection's writer. The writer shares the engine
+/// Messages queued for one connection's task. The task shares the engine
 /// thread, so one turn of the engine (up to 65 reads of 4 kB, several SIP
 /// messages each) can queue many answers for a busy connection (a trunk, an
 /// SBC) before the writer runs; the channel allocates its slots as they are
 /// used, so the bound costs an idle connection nothing.
 pub const WRITE_QUEUE: usize = 4096;
 
-/// Bytes read at once from a stream connection. Every open connection keeps
+/// Bytes read at once from a TCP connection. Every open TCP connection keeps
 /// one such buffer for its life, so it is small: a larger message arrives in
 /// several reads and the engine frames it (RFC 3261 §18.3), while an idle
-/// connection costs little (the bound: 16 kB per idle TLS connection).
+/// connection costs little. (A TLS connection has none: it reads from the
+/// plaintext rustls buffers anyway, see [`crate::stream`].)
 pub const READ_BUFFER: usize = 4 * 1024;
 
 /// Shared numbering and accounting of stream connections.
@@ -59,10 +61,26 @@ impl ConnTable {
         self.open() + self.handshaking.load(Ordering::Relaxed)
     }
 
+    /// Counts an open connection for as long as the guard lives.
+    pub fn opened(self: &Arc<Self>) -> OpenGuard {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        OpenGuard(self.clone())
+    }
+
     /// Counts a handshake for as long as the guard lives.
     pub fn handshake(self: &Arc<Self>) -> HandshakeGuard {
         self.handshaking.fetch_add(1, Ordering::Relaxed);
         HandshakeGuard(self.clone())
+    }
+}
+
+/// An open connection; uncounted when dropped.
+#[derive(Debug)]
+pub struct OpenGuard(Arc<ConnTable>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -79,15 +97,16 @@ impl Drop for HandshakeGuard {
 /// What the engine task holds for one open connection.
 #[derive(Debug, Clone)]
 pub struct ConnHandle {
-    /// The writer's queue.
+    /// The connection's write queue.
     pub writer: mpsc::Sender<Bytes>,
-    /// Wakes the reader to close the connection.
+    /// Wakes the connection's task to close it.
     pub closer: Arc<Notify>,
 }
 
 impl ConnHandle {
-    /// Closes the connection: the reader stops (reporting the close), and the
-    /// writer ends once its queue is dropped.
+    /// Closes the connection: its task stops reading and reports the close,
+    /// writes what was queued before (bounded by [`crate::stream::CLOSE_WAIT`])
+    /// and shuts the stream down.
     pub fn close(&self) {
         self.closer.notify_one();
     }
@@ -98,7 +117,7 @@ impl ConnHandle {
 pub struct TcpLimits {
     /// Most simultaneous connections; new ones are refused beyond it.
     pub max_connections: usize,
-    /// A connection with no traffic for this long is closed.
+    /// A connection on which nothing arrived for this long is closed.
     pub idle_timeout: Duration,
 }
 
@@ -188,7 +207,8 @@ pub async fn tcp_connect(
     }
 }
 
-/// Runs one TCP connection (see [`spawn_stream`]).
+/// Runs one TCP connection (see [`crate::stream`]), reading through a
+/// [`READ_BUFFER`]-sized buffer.
 fn spawn_connection(
     stream: TcpStream,
     transport: Transport,
@@ -207,12 +227,13 @@ fn spawn_connection(
         remote,
         conn: Some(conn),
     };
-    let (rd, wr) = stream.into_split();
-    spawn_halves(rd, wr, flow, tx, table, idle);
+    let stream = BufReader::with_capacity(READ_BUFFER, stream);
+    crate::stream::spawn(stream, flow, tx, table.opened(), idle);
 }
 
-/// Runs one connection over any byte stream (a TLS session, say): see
-/// [`spawn_halves`]. `flow.conn` must be `Some`.
+/// Runs one connection over any buffered byte stream (a TLS session, which
+/// buffers the plaintext it decrypts) as one task: see [`crate::stream`].
+/// `flow.conn` must be `Some`.
 pub fn spawn_stream<S>(
     stream: S,
     flow: Flow,
@@ -220,82 +241,7 @@ pub fn spawn_stream<S>(
     table: Arc<ConnTable>,
     idle: Duration,
 ) where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    S: AsyncBufRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (rd, wr) = tokio::io::split(stream);
-    spawn_halves(rd, wr, flow, tx, table, idle);
-}
-
-/// Runs one connection: registers its writer with the engine, then reads until
-/// EOF, error or idle timeout, and reports the close.
-fn spawn_halves<R, W>(
-    mut rd: R,
-    mut wr: W,
-    flow: Flow,
-    tx: mpsc::Sender<ToEngine>,
-    table: Arc<ConnTable>,
-    idle: Duration,
-) where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let Some(conn) = flow.conn else { return };
-    table.open.fetch_add(1, Ordering::Relaxed);
-    let (wtx, mut wrx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
-    let closer = Arc::new(Notify::new());
-    tokio::spawn(async move {
-        while let Some(data) = wrx.recv().await {
-            if let Err(e) = wr.write_all(&data).await {
-                tracing::debug!("{flow}: write failed: {e}");
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
-    tokio::spawn(async move {
-        let now = || Instant::now().into_std();
-        let handle = ConnHandle {
-            writer: wtx,
-            closer: closer.clone(),
-        };
-        if tx.send(ToEngine::Opened { flow, handle }).await.is_err() {
-            table.open.fetch_sub(1, Ordering::Relaxed);
-            return;
-        }
-        let mut buf = vec![0u8; READ_BUFFER];
-        loop {
-            let read = tokio::select! {
-                r = tokio::time::timeout(idle, rd.read(&mut buf)) => r,
-                () = closer.notified() => break,
-            };
-            match read {
-                Ok(Ok(0)) => break,
-                Ok(Ok(n)) => {
-                    let input = Input::StreamData {
-                        now: now(),
-                        conn,
-                        data: Bytes::copy_from_slice(&buf[..n]),
-                    };
-                    if tx.send(ToEngine::Input(input)).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(Err(e)) => {
-                    tracing::debug!("{flow}: read failed: {e}");
-                    break;
-                }
-                Err(_) => {
-                    tracing::debug!("{flow}: idle for {idle:?}, closing");
-                    break;
-                }
-            }
-        }
-        table.open.fetch_sub(1, Ordering::Relaxed);
-        let _ = tx
-            .send(ToEngine::Input(Input::ConnectionClosed {
-                now: now(),
-                conn,
-            }))
-            .await;
-    });
+    crate::stream::spawn(stream, flow, tx, table.opened(), idle);
 }

@@ -8,8 +8,8 @@
 //!   stalls it is disconnected when the deadline passes. Handshakes count
 //!   toward `service.max_tcp_connections` ([`ConnTable::in_use`]), so a flood
 //!   of stalled handshakes is bounded in number as well as in time.
-//! - After the handshake the encrypted stream runs on the same reader and
-//!   writer tasks as TCP ([`net::spawn_stream`]); the engine sees a
+//! - After the handshake the encrypted stream runs as one task, like TCP
+//!   ([`net::spawn_stream`], [`crate::stream`]); the engine sees a
 //!   [`Transport::Tls`] flow and frames SIP messages like on TCP (§18.3).
 //! - The server certificate comes from [`crate::certs::CertResolver`], so a
 //!   certificate swap reaches the next handshake and never an open

@@ -20,8 +20,10 @@
 //! - **Liveness**: a ping every `websocket.ping_interval_s`; a connection on
 //!   which nothing at all arrived (not even a pong) for
 //!   `websocket.idle_timeout_s` is closed — a browser that vanished without a
-//!   close frame is found this way. A peer that stops reading cannot block
-//!   its task either: every send is bounded by the same timeout.
+//!   close frame is found this way (one timer per connection, re-armed only
+//!   when it fires, not per frame). A peer that stops reading cannot block
+//!   its task either: every send is bounded by the same timeout (a timer is
+//!   only registered when the send does not finish at once).
 //! - **Close**: whatever ends the task (close frame, EOF, error, timeout, the
 //!   engine's [`ConnHandle::close`]) reports [`Input::ConnectionClosed`] so the
 //!   engine drops the connection's bindings (RFC 7118 §5: the connection is the
@@ -324,8 +326,12 @@ async fn run(stream: Box<dyn Io>, rest: Vec<u8>, flow: Flow, shared: &Shared) {
     let now = || Instant::now().into_std();
     let mut last_rx = Instant::now();
     let mut next_ping = last_rx + limits.ping_interval;
+    // One timer for the ping and the idle timeout, armed once and re-armed
+    // only when it fires: a frame just records `last_rx`, so a busy
+    // connection registers no timer per frame (an early wake-up re-arms).
+    let timer = tokio::time::sleep_until(next_ping.min(last_rx + limits.idle_timeout));
+    tokio::pin!(timer);
     let close_code = loop {
-        let wake = next_ping.min(last_rx + limits.idle_timeout);
         tokio::select! {
             biased;
             () = closer.notified() => break Some(CloseCode::Normal),
@@ -370,8 +376,8 @@ async fn run(stream: Box<dyn Io>, rest: Vec<u8>, flow: Flow, shared: &Shared) {
                     break Some(CloseCode::Away);
                 }
             }
-            () = tokio::time::sleep_until(wake) => {
-                let t = Instant::now();
+            () = &mut timer => {
+                let t = timer.deadline();
                 if t >= last_rx + limits.idle_timeout {
                     tracing::info!(
                         "{flow}: nothing received for {:?} (no pong), closing",
@@ -379,14 +385,17 @@ async fn run(stream: Box<dyn Io>, rest: Vec<u8>, flow: Flow, shared: &Shared) {
                     );
                     break None;
                 }
-                next_ping = t + limits.ping_interval;
-                if !matches!(
-                    tokio::time::timeout(limits.idle_timeout, ws.send(Message::Ping(Bytes::new()))).await,
-                    Ok(Ok(()))
-                ) {
-                    tracing::debug!("{flow}: ping not sent, closing");
-                    break None;
+                if t >= next_ping {
+                    next_ping = t + limits.ping_interval;
+                    if !matches!(
+                        tokio::time::timeout(limits.idle_timeout, ws.send(Message::Ping(Bytes::new()))).await,
+                        Ok(Ok(()))
+                    ) {
+                        tracing::debug!("{flow}: ping not sent, closing");
+                        break None;
+                    }
                 }
+                timer.as_mut().reset(next_ping.min(last_rx + limits.idle_timeout));
             }
         }
     };
@@ -424,4 +433,81 @@ pub fn self_signed_acceptor(domain: &str) -> Result<TlsAcceptor, String> {
     .with_single_cert(vec![cert], key)
     .map_err(|e| e.to_string())?;
     Ok(TlsAcceptor::from(Arc::new(cfg)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_tungstenite::tungstenite::client::IntoClientRequest;
+    use async_tungstenite::tungstenite::http::HeaderValue;
+
+    #[tokio::test]
+    async fn pings_keep_a_live_connection_open_and_a_silent_one_is_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, mut rx) = mpsc::channel(64);
+        let limits = WsLimits {
+            max_connections: 10,
+            max_message_size: 1 << 16,
+            ping_interval: Duration::from_millis(200),
+            idle_timeout: Duration::from_secs(1),
+            handshake_timeout: Duration::from_secs(5),
+        };
+        let acceptor = tokio::spawn(ws_acceptor(
+            listener,
+            None,
+            tx,
+            Arc::new(ConnTable::default()),
+            Arc::new(WsCount::default()),
+            limits,
+        ));
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let mut req = format!("ws://{addr}/")
+            .into_client_request()
+            .expect("request");
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+        let (mut client, _) = async_tungstenite::tokio::client_async(req, tcp)
+            .await
+            .expect("upgrade");
+        let h = match rx.recv().await {
+            Some(ToEngine::Opened { handle, .. }) => handle,
+            other => panic!("expected Opened, got {other:?}"),
+        };
+        // Reading (so answering pings) for 2.5 idle timeouts: pinged, open.
+        let mut pings = 0;
+        let end = Instant::now() + Duration::from_millis(2500);
+        while let Ok(m) = tokio::time::timeout_at(end, client.next()).await {
+            match m {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                other => panic!("expected a ping, got {other:?}"),
+            }
+        }
+        assert!(pings >= 5, "{pings} pings");
+        assert!(rx.try_recv().is_err(), "closed while answering pings");
+        h.writer
+            .try_send(Bytes::from_static(b"OPTIONS sip:a@b SIP/2.0\r\n\r\n"))
+            .expect("queued");
+        loop {
+            match client.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    assert_eq!(t.as_str(), "OPTIONS sip:a@b SIP/2.0\r\n\r\n");
+                    break;
+                }
+                Some(Ok(Message::Ping(_))) => {}
+                other => panic!("expected the message, got {other:?}"),
+            }
+        }
+        // Silent from now on (no pongs): closed after the idle timeout.
+        let t0 = Instant::now();
+        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            Ok(Some(ToEngine::Input(Input::ConnectionClosed { .. }))) => {}
+            other => panic!("expected the close, got {other:?}"),
+        }
+        assert!(
+            t0.elapsed() >= Duration::from_millis(500),
+            "closed too early"
+        );
+        acceptor.abort();
+    }
 }
