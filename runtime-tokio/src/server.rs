@@ -507,11 +507,15 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         names.join(", "),
         extension_count
     );
+    // The handlers are installed before `ready:` is printed: a supervisor
+    // that sends SIGTERM as soon as it sees the line must get a graceful stop,
+    // not the default action (death by signal, the database not flushed).
+    let stop_signal = shutdown_signal();
     println!(
         "ready: sip domain {domain}; listening on {}",
         names.join(", ")
     );
-    wait_for_signal().await;
+    stop_signal.await;
     tracing::info!("shutting down: finishing in-flight transactions (at most 5 s)");
     for t in &tasks {
         t.abort(); // stop accepting and reading
@@ -630,19 +634,29 @@ fn bind_error(what: &str, addr: SocketAddr, e: &std::io::Error) -> StartError {
     StartError(format!("cannot bind {what} {addr}: {why}"))
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGTERM and SIGINT handlers now (not when first polled) and
+/// returns a future that completes on the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot listen for SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let term = signal(SignalKind::terminate())
+        .map_err(|e| tracing::error!("cannot listen for SIGTERM: {e}"))
+        .ok();
+    let int = signal(SignalKind::interrupt())
+        .map_err(|e| tracing::error!("cannot listen for SIGINT: {e}"))
+        .ok();
+    async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = wait(term) => {}
+            () = wait(int) => {}
         }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }
 
