@@ -524,9 +524,9 @@ impl Proxy {
             .registrar
             .auth
             .verify(ctx.now, method.as_str(), uri, creds, |u| {
-                dir.active(u).map(|e| crate::auth::Ha1Set {
-                    md5: e.ha1_md5.clone(),
-                    sha256: e.ha1_sha256.clone(),
+                dir.active(u).map(|e| crate::auth::Ha1Ref {
+                    md5: &e.ha1_md5,
+                    sha256: &e.ha1_sha256,
                 })
             });
         match verdict {

@@ -146,9 +146,9 @@ impl Registrar {
             let uri = req.request_uri().unwrap_or("");
             let dir = &self.directory;
             let verdict = self.auth.verify(now, "REGISTER", uri, credentials, |u| {
-                dir.active(u).map(|e| crate::auth::Ha1Set {
-                    md5: e.ha1_md5.clone(),
-                    sha256: e.ha1_sha256.clone(),
+                dir.active(u).map(|e| crate::auth::Ha1Ref {
+                    md5: &e.ha1_md5,
+                    sha256: &e.ha1_sha256,
                 })
             });
             match verdict {
