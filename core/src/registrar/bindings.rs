@@ -164,13 +164,10 @@ impl Bindings {
     /// §6); otherwise a new binding is added.
     pub fn upsert(&mut self, aor: &str, nb: NewBinding) -> Upsert {
         // Look up before inserting: a refresh must not allocate a key.
-        if !self.by_aor.contains_key(aor) {
-            self.by_aor.insert(aor.into(), Vec::new());
-        }
-        let list = self
-            .by_aor
-            .get_mut(aor)
-            .expect("the AOR's list was just ensured");
+        let list = match self.by_aor.get_mut(aor) {
+            Some(list) => list,
+            None => self.by_aor.entry(aor.into()).or_default(),
+        };
         let same_contact = list.iter().position(|b| b.contact_key == nb.contact_key);
         let same_flow = || {
             list.iter().position(|b| {
@@ -193,10 +190,14 @@ impl Bindings {
                 let id = old.id;
                 self.expiry.remove(&(old.expires_at, id));
                 unlink_conn(&mut self.by_conn, old.flow.conn, id);
-                if self.by_contact.get(&old.contact_key) == Some(&id) {
-                    self.by_contact.remove(&old.contact_key);
+                let indexed = self.by_contact.get(&old.contact_key) == Some(&id);
+                // A refresh of the same contact keeps its index entry as it is.
+                if !(indexed && old.contact_key == nb.contact_key) {
+                    if indexed {
+                        self.by_contact.remove(&old.contact_key);
+                    }
+                    self.by_contact.insert(nb.contact_key.clone(), id);
                 }
-                self.by_contact.insert(nb.contact_key.clone(), id);
                 let old_contact = std::mem::replace(&mut old.contact, nb.contact);
                 old.contact_key = nb.contact_key;
                 old.q = nb.q;
