@@ -262,7 +262,7 @@ impl Proxy {
             },
             None => ruri,
         };
-        let sip_ruri = ruri.as_sip().cloned();
+        let sip_ruri = ruri.as_sip();
         let to_server = remaining.is_empty()
             && sip_ruri.as_ref().is_some_and(|u| {
                 u.user.is_none()
