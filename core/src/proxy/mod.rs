@@ -412,7 +412,7 @@ impl Proxy {
                                 .find_by_contact(&crate::registrar::register::contact_key(&ruri))
                                 .is_some()) =>
                 {
-                    match forward::resolve(ctx.registrar, &u) {
+                    match forward::resolve(ctx.registrar, u) {
                         Some(dest) => vec![Target {
                             request_uri: None,
                             dest,
@@ -420,8 +420,8 @@ impl Proxy {
                             direct: false,
                         }],
                         // A remote target named by host name: RFC 3263.
-                        None if self.named_hop(&u) => {
-                            return self.hold_request(ctx, tx, &flow, edit, hash, &u);
+                        None if self.named_hop(u) => {
+                            return self.hold_request(ctx, tx, &flow, edit, hash, u);
                         }
                         None => {
                             return self.reply(
