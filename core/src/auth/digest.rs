@@ -73,10 +73,34 @@ impl Algorithm {
     /// Hashes the parts joined with `:` and returns lowercase hex, without
     /// building the joined string.
     fn hash_joined(self, parts: &[&[u8]]) -> String {
+        self.hash_hex(parts).as_str().to_owned()
+    }
+
+    /// [`hash_joined`](Self::hash_joined) into a stack buffer (no allocation).
+    fn hash_hex(self, parts: &[&[u8]]) -> HexDigest {
         match self {
-            Self::Md5 => hash_joined_with::<Md5>(parts),
-            Self::Sha256 => hash_joined_with::<Sha256>(parts),
+            Self::Md5 => hash_hex_with::<Md5>(parts),
+            Self::Sha256 => hash_hex_with::<Sha256>(parts),
         }
+    }
+}
+
+/// A digest as lowercase hex, on the stack (at most SHA-256's 64 characters).
+#[derive(Clone, Copy)]
+pub(crate) struct HexDigest {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl HexDigest {
+    /// The hex characters.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// The hex characters as text.
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).expect("hex digits are ASCII")
     }
 }
 
@@ -124,7 +148,8 @@ impl fmt::Display for Qop {
     }
 }
 
-fn hash_joined_with<D: Digest>(parts: &[&[u8]]) -> String {
+fn hash_hex_with<D: Digest>(parts: &[&[u8]]) -> HexDigest {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut h = D::new();
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
@@ -133,9 +158,17 @@ fn hash_joined_with<D: Digest>(parts: &[&[u8]]) -> String {
         h.update(p);
     }
     let out = h.finalize();
-    let mut s = String::with_capacity(out.len() * 2);
-    push_hex(&mut s, &out);
-    s
+    let mut hex = HexDigest {
+        buf: [0; 64],
+        len: 0,
+    };
+    // MD5 and SHA-256 outputs are at most 32 bytes: 64 hex characters.
+    for (pair, &b) in hex.buf.chunks_exact_mut(2).zip(out.iter()) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0x0f)];
+        hex.len += 2;
+    }
+    hex
 }
 
 /// Appends `bytes` to `out` as lowercase hex.
@@ -181,6 +214,51 @@ impl Ha1Set {
     }
 }
 
+/// Where a server reads a user's stored HA1 from (see
+/// [`Authenticator::verify`](super::Authenticator::verify)): an owned
+/// [`Ha1Set`] or, without copying, [`Ha1Ref`] borrowed from the directory.
+pub trait Ha1Source {
+    /// The HA1 for `alg`, lowercase hex.
+    fn ha1(&self, alg: Algorithm) -> &str;
+}
+
+impl Ha1Source for Ha1Set {
+    fn ha1(&self, alg: Algorithm) -> &str {
+        self.get(alg)
+    }
+}
+
+impl<T: Ha1Source + ?Sized> Ha1Source for &T {
+    fn ha1(&self, alg: Algorithm) -> &str {
+        (**self).ha1(alg)
+    }
+}
+
+/// A user's HA1 digests borrowed from where they are stored.
+#[derive(Clone, Copy)]
+pub struct Ha1Ref<'a> {
+    /// `MD5(username:realm:password)`, 32 lowercase hex characters.
+    pub md5: &'a str,
+    /// `SHA-256(username:realm:password)`, 64 lowercase hex characters.
+    pub sha256: &'a str,
+}
+
+impl Ha1Source for Ha1Ref<'_> {
+    fn ha1(&self, alg: Algorithm) -> &str {
+        match alg {
+            Algorithm::Md5 => self.md5,
+            Algorithm::Sha256 => self.sha256,
+        }
+    }
+}
+
+impl fmt::Debug for Ha1Ref<'_> {
+    /// HA1 values are password equivalents for their realm: never print them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ha1Ref { .. }")
+    }
+}
+
 impl fmt::Debug for Ha1Set {
     /// HA1 values are password equivalents for their realm: never print them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -205,32 +283,62 @@ pub fn response(
     method: &str,
     uri: &str,
 ) -> String {
+    response_hex(alg, ha1, nonce, nc, cnonce, qop, method, uri)
+        .as_str()
+        .to_owned()
+}
+
+/// [`response`] into a stack buffer: what the server compares credentials
+/// with, without allocating.
+#[allow(clippy::too_many_arguments)] // mirrors the RFC's formula term by term
+pub(crate) fn response_hex(
+    alg: Algorithm,
+    ha1: &str,
+    nonce: &str,
+    nc: u32,
+    cnonce: &str,
+    qop: Option<Qop>,
+    method: &str,
+    uri: &str,
+) -> HexDigest {
     let ha2 = match qop {
         Some(Qop::AuthInt) => {
-            let body = alg.hash_joined(&[b""]);
-            alg.hash_joined(&[method.as_bytes(), uri.as_bytes(), body.as_bytes()])
+            let body = alg.hash_hex(&[b""]);
+            alg.hash_hex(&[method.as_bytes(), uri.as_bytes(), body.as_bytes()])
         }
-        _ => alg.hash_joined(&[method.as_bytes(), uri.as_bytes()]),
+        _ => alg.hash_hex(&[method.as_bytes(), uri.as_bytes()]),
     };
     match qop {
         Some(q) => {
-            let nc = format_nc(nc);
-            alg.hash_joined(&[
+            let nc = nc_hex(nc);
+            alg.hash_hex(&[
                 ha1.as_bytes(),
                 nonce.as_bytes(),
-                nc.as_bytes(),
+                &nc,
                 cnonce.as_bytes(),
                 q.as_str().as_bytes(),
                 ha2.as_bytes(),
             ])
         }
-        None => alg.hash_joined(&[ha1.as_bytes(), nonce.as_bytes(), ha2.as_bytes()]),
+        None => alg.hash_hex(&[ha1.as_bytes(), nonce.as_bytes(), ha2.as_bytes()]),
     }
 }
 
 /// `nc` as the 8 lowercase hex digits the wire form uses.
 pub(crate) fn format_nc(nc: u32) -> String {
-    format!("{nc:08x}")
+    std::str::from_utf8(&nc_hex(nc))
+        .expect("hex digits are ASCII")
+        .to_owned()
+}
+
+/// [`format_nc`] on the stack.
+fn nc_hex(nc: u32) -> [u8; 8] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 8];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = HEX[((nc >> (28 - 4 * i)) & 0xf) as usize];
+    }
+    out
 }
 
 /// Compares two byte strings in time that depends only on their lengths.

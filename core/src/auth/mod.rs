@@ -26,17 +26,17 @@ pub mod nonce;
 pub mod params;
 
 pub use client::{Secret, pick_challenge, respond};
-pub use digest::{Algorithm, Ha1Set, Qop, ct_eq, ha1, response};
+pub use digest::{Algorithm, Ha1Ref, Ha1Set, Ha1Source, Qop, ct_eq, ha1, response};
 pub use error::AuthError;
 pub use nonce::{NcCheck, NonceCheck, NonceCounts, NonceMinter};
 pub use params::{Challenge, Credentials};
 
 use crate::rng::Rng;
-use digest::push_hex;
+use digest::{push_hex, response_hex};
 use hmac::{Hmac, KeyInit, Mac};
+use params::{ChallengeParts, CredentialsRef, write_challenge};
 use sha2::Sha256;
 use smallvec::{SmallVec, smallvec};
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 /// Why credentials were refused with a fresh challenge (401/407).
@@ -185,40 +185,44 @@ impl Authenticator {
     /// sharing one fresh nonce and the opaque, all `qop="auth"`, with
     /// `stale=true` when `stale`.
     pub fn challenge(&self, now: Instant, rng: &mut Rng, stale: bool) -> SmallVec<[String; 2]> {
-        let mut c = Challenge {
-            realm: self.realm.clone(),
-            nonce: self.minter.mint(now, rng),
+        let nonce = self.minter.mint(now, rng);
+        let mut parts = ChallengeParts {
+            realm: &self.realm,
+            nonce: &nonce,
+            opaque: Some(&self.opaque),
             algorithm: Algorithm::Sha256,
-            qop: smallvec![Qop::Auth],
-            opaque: Some(self.opaque.clone()),
+            qop: &[Qop::Auth],
             stale,
             userhash: false,
         };
-        // Each value sized once: `to_string` would grow the buffer several times.
+        // Each value sized once and written without the formatting machinery.
         let mut out = SmallVec::new();
         for a in &self.offer {
-            c.algorithm = *a;
-            let mut s = String::with_capacity(200 + c.realm.len() + c.nonce.len());
-            let _ = write!(s, "{c}");
+            parts.algorithm = *a;
+            let mut s = String::with_capacity(
+                96 + 2 * self.realm.len() + nonce.len() + 2 * self.opaque.len(),
+            );
+            let _ = write_challenge(&mut s, &parts);
             out.push(s);
         }
         out
     }
 
     /// Checks an `Authorization` / `Proxy-Authorization` value for a request
-    /// `method request_uri`. `lookup` maps a username to its stored HA1s and is
-    /// called at most once.
-    pub fn verify(
+    /// `method request_uri`. `lookup` maps a username to its stored HA1s (an
+    /// owned [`Ha1Set`] or a borrowed [`Ha1Ref`]) and is called at most once.
+    pub fn verify<S: Ha1Source>(
         &mut self,
         now: Instant,
         method: &str,
         request_uri: &str,
         header_value: &str,
-        lookup: impl FnOnce(&str) -> Option<Ha1Set>,
+        lookup: impl FnOnce(&str) -> Option<S>,
     ) -> Verdict {
         let malformed = |reason| Verdict::Malformed { reason };
         let reject = |reason| Verdict::Reject { reason };
-        let creds = match Credentials::parse(header_value) {
+        // Borrowed from the header value: nothing is copied to check it.
+        let creds = match CredentialsRef::parse(header_value) {
             Ok(c) => c,
             Err(AuthError::NotDigest) => return reject(RejectReason::NotDigest),
             Err(e) => return malformed(e),
@@ -234,13 +238,17 @@ impl Authenticator {
         if creds.uri.trim() != request_uri.trim() {
             return malformed(AuthError::UriMismatch);
         }
-        if creds.realm != self.realm {
+        if creds.realm != self.realm.as_str() {
             return reject(RejectReason::RealmMismatch);
         }
         if !self.offer.contains(&creds.algorithm) {
             return reject(RejectReason::AlgorithmNotOffered);
         }
-        if creds.opaque.as_ref().is_some_and(|o| *o != self.opaque) {
+        if creds
+            .opaque
+            .as_ref()
+            .is_some_and(|o| *o != self.opaque.as_str())
+        {
             return reject(RejectReason::OpaqueMismatch);
         }
         let nonce_state = self.minter.check(&creds.nonce, now);
@@ -250,10 +258,13 @@ impl Authenticator {
         // Same work whether or not the user exists: hash against a dummy HA1.
         let stored = lookup(&creds.username);
         let known = stored.is_some();
-        let set = stored.as_ref().unwrap_or(&self.dummy);
-        let expected = response(
+        let ha1 = match &stored {
+            Some(s) => s.ha1(creds.algorithm),
+            None => self.dummy.get(creds.algorithm),
+        };
+        let expected = response_hex(
             creds.algorithm,
-            set.get(creds.algorithm),
+            ha1,
             &creds.nonce,
             creds.nc.unwrap_or(0),
             creds.cnonce.as_deref().unwrap_or(""),
@@ -261,7 +272,17 @@ impl Authenticator {
             method,
             &creds.uri,
         );
-        let matches = ct_eq(expected.as_bytes(), creds.response.as_bytes());
+        // The parser checked the length; compare the client's hex in lower case.
+        let mut given = [0u8; 64];
+        let given = match given.get_mut(..creds.response.len()) {
+            Some(g) => {
+                g.copy_from_slice(creds.response.as_bytes());
+                g.make_ascii_lowercase();
+                &*g
+            }
+            None => creds.response.as_bytes(),
+        };
+        let matches = ct_eq(expected.as_bytes(), given);
         if !known {
             return reject(RejectReason::UnknownUser);
         }
@@ -284,7 +305,7 @@ impl Authenticator {
             }
         }
         Verdict::Ok {
-            username: creds.username,
+            username: creds.username.into_owned(),
         }
     }
 }

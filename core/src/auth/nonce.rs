@@ -244,7 +244,8 @@ impl NonceCounts {
     /// Does not know when the nonce was issued, so an evicted nonce starts
     /// over; servers use [`check_and_record`](Self::check_and_record).
     pub fn accept(&mut self, nonce: &str, nc: u32, now: Instant) -> bool {
-        self.record(nonce, nc, now)
+        self.expire(now);
+        self.record(digest(nonce), nc, now)
     }
 
     /// Like [`accept`](Self::accept), but a nonce not in the table and issued
@@ -258,24 +259,23 @@ impl NonceCounts {
         now: Instant,
     ) -> NcCheck {
         self.expire(now);
-        if !self.by_nonce.contains_key(&digest(nonce))
-            && self.evicted_until.is_some_and(|w| issued_at <= w)
-        {
+        let key = digest(nonce);
+        if self.evicted_until.is_some_and(|w| issued_at <= w) && !self.by_nonce.contains_key(&key) {
             return NcCheck::Forgotten;
         }
-        if self.record(nonce, nc, now) {
+        if self.record(key, nc, now) {
             NcCheck::Fresh
         } else {
             NcCheck::Replay
         }
     }
 
-    fn record(&mut self, nonce: &str, nc: u32, now: Instant) -> bool {
-        self.expire(now);
+    /// Records `nc` for the nonce whose [`digest`] is `key` (the table was
+    /// just expired at `now`).
+    fn record(&mut self, key: u64, nc: u32, now: Instant) -> bool {
         if nc == 0 {
             return false;
         }
-        let key = digest(nonce);
         if let Some(e) = self.by_nonce.get_mut(&key) {
             if nc <= e.last_nc {
                 return false;

@@ -75,9 +75,29 @@ pub struct Challenge {
     pub userhash: bool,
 }
 
-impl Credentials {
-    /// Parses an `Authorization` / `Proxy-Authorization` value.
-    pub fn parse(value: &str) -> Result<Self, AuthError> {
+/// [`Credentials`] borrowed from the header value: what the server's
+/// [`verify`](super::Authenticator::verify) reads, without copying any
+/// parameter (a quoted value is copied only when it holds escapes or folds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CredentialsRef<'a> {
+    pub(crate) username: Cow<'a, str>,
+    pub(crate) realm: Cow<'a, str>,
+    pub(crate) nonce: Cow<'a, str>,
+    pub(crate) uri: Cow<'a, str>,
+    /// As sent (hex of the algorithm's length, either case).
+    pub(crate) response: Cow<'a, str>,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) cnonce: Option<Cow<'a, str>>,
+    pub(crate) opaque: Option<Cow<'a, str>>,
+    pub(crate) qop: Option<Qop>,
+    pub(crate) nc: Option<u32>,
+    pub(crate) userhash: bool,
+}
+
+impl<'a> CredentialsRef<'a> {
+    /// Parses an `Authorization` / `Proxy-Authorization` value (the rules of
+    /// [`Credentials::parse`]).
+    pub(crate) fn parse(value: &'a str) -> Result<Self, AuthError> {
         let mut username = None;
         let mut realm = None;
         let mut nonce = None;
@@ -135,19 +155,37 @@ impl Credentials {
             return Err(AuthError::WithoutQop("nc"));
         }
         Ok(Self {
-            username: username
-                .ok_or(AuthError::MissingParam("username"))?
-                .into_owned(),
-            realm: realm.ok_or(AuthError::MissingParam("realm"))?.into_owned(),
-            nonce: nonce.ok_or(AuthError::MissingParam("nonce"))?.into_owned(),
-            uri: uri.ok_or(AuthError::MissingParam("uri"))?.into_owned(),
-            response: response.to_ascii_lowercase(),
+            username: username.ok_or(AuthError::MissingParam("username"))?,
+            realm: realm.ok_or(AuthError::MissingParam("realm"))?,
+            nonce: nonce.ok_or(AuthError::MissingParam("nonce"))?,
+            uri: uri.ok_or(AuthError::MissingParam("uri"))?,
+            response,
             algorithm,
-            cnonce: cnonce.map(Cow::into_owned),
-            opaque: opaque.map(Cow::into_owned),
+            cnonce,
+            opaque,
             qop,
             nc,
             userhash,
+        })
+    }
+}
+
+impl Credentials {
+    /// Parses an `Authorization` / `Proxy-Authorization` value.
+    pub fn parse(value: &str) -> Result<Self, AuthError> {
+        let c = CredentialsRef::parse(value)?;
+        Ok(Self {
+            username: c.username.into_owned(),
+            realm: c.realm.into_owned(),
+            nonce: c.nonce.into_owned(),
+            uri: c.uri.into_owned(),
+            response: c.response.to_ascii_lowercase(),
+            algorithm: c.algorithm,
+            cnonce: c.cnonce.map(Cow::into_owned),
+            opaque: c.opaque.map(Cow::into_owned),
+            qop: c.qop,
+            nc: c.nc,
+            userhash: c.userhash,
         })
     }
 }
@@ -262,38 +300,68 @@ impl fmt::Display for Credentials {
 impl fmt::Display for Challenge {
     /// `Digest realm="…", nonce="…"[, opaque="…"], algorithm=…[, qop="…"][, stale=true]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Digest realm=")?;
-        write_quoted(f, &self.realm)?;
-        f.write_str(", nonce=")?;
-        write_quoted(f, &self.nonce)?;
-        if let Some(o) = &self.opaque {
-            f.write_str(", opaque=")?;
-            write_quoted(f, o)?;
-        }
-        write!(f, ", algorithm={}", self.algorithm)?;
-        if !self.qop.is_empty() {
-            f.write_str(", qop=\"")?;
-            for (i, q) in self.qop.iter().enumerate() {
-                if i > 0 {
-                    f.write_str(",")?;
-                }
-                f.write_str(q.as_str())?;
-            }
-            f.write_str("\"")?;
-        }
-        if self.stale {
-            f.write_str(", stale=true")?;
-        }
-        if self.userhash {
-            f.write_str(", userhash=true")?;
-        }
-        Ok(())
+        write_challenge(
+            f,
+            &ChallengeParts {
+                realm: &self.realm,
+                nonce: &self.nonce,
+                opaque: self.opaque.as_deref(),
+                algorithm: self.algorithm,
+                qop: &self.qop,
+                stale: self.stale,
+                userhash: self.userhash,
+            },
+        )
     }
+}
+
+/// The fields of a [`Challenge`], borrowed: what a server writes without
+/// building one.
+pub(crate) struct ChallengeParts<'a> {
+    pub(crate) realm: &'a str,
+    pub(crate) nonce: &'a str,
+    pub(crate) opaque: Option<&'a str>,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) qop: &'a [Qop],
+    pub(crate) stale: bool,
+    pub(crate) userhash: bool,
+}
+
+/// Writes a challenge value (the text of `Challenge`'s `Display`) to any
+/// writer: a `String` takes it without the formatting machinery.
+pub(crate) fn write_challenge<W: fmt::Write>(f: &mut W, c: &ChallengeParts<'_>) -> fmt::Result {
+    f.write_str("Digest realm=")?;
+    write_quoted(f, c.realm)?;
+    f.write_str(", nonce=")?;
+    write_quoted(f, c.nonce)?;
+    if let Some(o) = c.opaque {
+        f.write_str(", opaque=")?;
+        write_quoted(f, o)?;
+    }
+    f.write_str(", algorithm=")?;
+    f.write_str(c.algorithm.as_str())?;
+    if !c.qop.is_empty() {
+        f.write_str(", qop=\"")?;
+        for (i, q) in c.qop.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(q.as_str())?;
+        }
+        f.write_str("\"")?;
+    }
+    if c.stale {
+        f.write_str(", stale=true")?;
+    }
+    if c.userhash {
+        f.write_str(", userhash=true")?;
+    }
+    Ok(())
 }
 
 /// Writes `s` as a quoted-string: `"` and `\` are escaped; CR and LF, which no
 /// quoted-string can carry, are dropped so a value can never end the header.
-fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+fn write_quoted<W: fmt::Write>(f: &mut W, s: &str) -> fmt::Result {
     f.write_str("\"")?;
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {

@@ -188,7 +188,7 @@ fn unknown_user_still_hashes_and_never_matches_dummy() {
     let c = respond(&ch, "REGISTER", URI, "ghost", Secret::Ha1(&dummy), "c", 1);
     let v = f
         .auth
-        .verify(f.base, "REGISTER", URI, &c.to_string(), |_| None);
+        .verify(f.base, "REGISTER", URI, &c.to_string(), |_| None::<Ha1Set>);
     assert_eq!(v, rejected(RejectReason::UnknownUser));
 }
 
@@ -417,4 +417,32 @@ mod prop {
             prop_assert!(same || !matches!(v, Verdict::Ok { .. }), "{tampered}");
         }
     }
+}
+
+#[test]
+fn upper_case_response_and_borrowed_ha1_verify() {
+    // The request-digest is compared case-insensitively (the parser lowercases
+    // it), and a directory can lend its HA1s without copying them.
+    let mut f = Fixture::new();
+    let ch = f.challenge(f.base, Algorithm::Sha256);
+    let mut c = Credentials::parse(&answer(&ch, "alice", "s3cret", 1)).expect("parses");
+    c.response = c.response.to_ascii_uppercase();
+    let stored = Ha1Set::from_password("alice", REALM, "s3cret");
+    let v = f.auth.verify(f.base, "REGISTER", URI, &c.to_string(), |u| {
+        (u == "alice").then_some(Ha1Ref {
+            md5: &stored.md5,
+            sha256: &stored.sha256,
+        })
+    });
+    assert_eq!(v, ok());
+    // The same answer again is a replay, whichever case it is written in.
+    c.response = c.response.to_ascii_lowercase();
+    assert_eq!(
+        f.verify(f.base, &c.to_string()),
+        rejected(RejectReason::Replay)
+    );
+    // A quoted value with an escape is unescaped before it is compared.
+    let ch = f.challenge(f.base, Algorithm::Md5);
+    let c = answer(&ch, "alice", "s3cret", 1).replace("username=\"alice\"", "username=\"al\\ice\"");
+    assert_eq!(f.verify(f.base, &c), ok());
 }

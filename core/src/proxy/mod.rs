@@ -262,7 +262,7 @@ impl Proxy {
             },
             None => ruri,
         };
-        let sip_ruri = ruri.as_sip().cloned();
+        let sip_ruri = ruri.as_sip();
         let to_server = remaining.is_empty()
             && sip_ruri.as_ref().is_some_and(|u| {
                 u.user.is_none()
@@ -412,7 +412,7 @@ impl Proxy {
                                 .find_by_contact(&crate::registrar::register::contact_key(&ruri))
                                 .is_some()) =>
                 {
-                    match forward::resolve(ctx.registrar, &u) {
+                    match forward::resolve(ctx.registrar, u) {
                         Some(dest) => vec![Target {
                             request_uri: None,
                             dest,
@@ -420,8 +420,8 @@ impl Proxy {
                             direct: false,
                         }],
                         // A remote target named by host name: RFC 3263.
-                        None if self.named_hop(&u) => {
-                            return self.hold_request(ctx, tx, &flow, edit, hash, &u);
+                        None if self.named_hop(u) => {
+                            return self.hold_request(ctx, tx, &flow, edit, hash, u);
                         }
                         None => {
                             return self.reply(
@@ -524,9 +524,9 @@ impl Proxy {
             .registrar
             .auth
             .verify(ctx.now, method.as_str(), uri, creds, |u| {
-                dir.active(u).map(|e| crate::auth::Ha1Set {
-                    md5: e.ha1_md5.clone(),
-                    sha256: e.ha1_sha256.clone(),
+                dir.active(u).map(|e| crate::auth::Ha1Ref {
+                    md5: &e.ha1_md5,
+                    sha256: &e.ha1_sha256,
                 })
             });
         match verdict {

@@ -90,18 +90,9 @@ impl Registrar {
         flow: Flow,
         rng: &mut Rng,
     ) -> RegisterReply {
+        // One To tag for whatever this request is answered with.
         let tag = self.tag_for(req);
-        let server_name = self.server_name.clone();
-        let src = flow.remote;
-        self.src = Some(src);
-        let reply = |status: u16, reason: &str| RegisterReply {
-            status,
-            response: ResponseBuilder::for_request(req, status, reason)
-                .received_from(src)
-                .to_tag(&tag)
-                .header(HeaderName::Server, &server_name)
-                .build(),
-        };
+        self.src = Some(flow.remote);
         // §10.3 step 2: Require (we support path, outbound, gruu-less operation).
         let unsupported: Vec<String> = req
             .header_values(HeaderName::Require)
@@ -112,7 +103,7 @@ impl Registrar {
         if !unsupported.is_empty() {
             let mut r = self
                 .response_to(req, 420, "Bad Extension")
-                .to_tag(&self.tag_for(req))
+                .to_tag(&tag)
                 .header(HeaderName::Unsupported, unsupported.join(", "));
             r = r.header(HeaderName::Server, &self.server_name);
             return RegisterReply {
@@ -125,30 +116,30 @@ impl Registrar {
             .header(HeaderName::To)
             .and_then(|v| NameAddr::parse(v).ok())
         else {
-            return reply(400, "Bad Request: malformed To header");
+            return self.reply(req, &tag, 400, "Bad Request: malformed To header");
         };
         let Some(to_uri) = to.uri.as_sip() else {
-            return reply(404, "Not Found");
+            return self.reply(req, &tag, 404, "Not Found");
         };
         let Some(user) = to_uri.user_unescaped().map(|u| u.into_owned()) else {
-            return reply(404, "Not Found");
+            return self.reply(req, &tag, 404, "Not Found");
         };
         if !self.identity.is_our_domain(&to_uri.host)
             && !self.identity.is_us(&to_uri.host, to_uri.port, None)
         {
-            return reply(404, "Not Found");
+            return self.reply(req, &tag, 404, "Not Found");
         }
         // §10.3 step 3: authenticate.
         if self.register_auth {
             let Some(credentials) = req.header(HeaderName::Authorization) else {
-                return self.challenge(now, req, rng, false);
+                return self.challenge(now, req, rng, false, &tag);
             };
             let uri = req.request_uri().unwrap_or("");
             let dir = &self.directory;
             let verdict = self.auth.verify(now, "REGISTER", uri, credentials, |u| {
-                dir.active(u).map(|e| crate::auth::Ha1Set {
-                    md5: e.ha1_md5.clone(),
-                    sha256: e.ha1_sha256.clone(),
+                dir.active(u).map(|e| crate::auth::Ha1Ref {
+                    md5: &e.ha1_md5,
+                    sha256: &e.ha1_sha256,
                 })
             });
             match verdict {
@@ -159,23 +150,23 @@ impl Registrar {
                             flow,
                             "authenticated user does not own this address-of-record",
                         );
-                        return reply(403, "Forbidden");
+                        return self.reply(req, &tag, 403, "Forbidden");
                     }
                 }
-                Verdict::Stale => return self.challenge(now, req, rng, true),
+                Verdict::Stale => return self.challenge(now, req, rng, true, &tag),
                 Verdict::Reject { reason } => {
                     let claimed = crate::auth::Credentials::parse(credentials)
                         .ok()
                         .map(|c| c.username);
                     self.auth_failed(claimed, flow, &format!("{reason:?}"));
-                    return self.challenge(now, req, rng, false);
+                    return self.challenge(now, req, rng, false, &tag);
                 }
                 Verdict::Malformed { reason } => {
-                    return reply(400, &format!("Bad Request: {reason}"));
+                    return self.reply(req, &tag, 400, &format!("Bad Request: {reason}"));
                 }
             }
         } else if self.directory.active(&user).is_none() {
-            return reply(404, "Not Found");
+            return self.reply(req, &tag, 404, "Not Found");
         }
         let aor = format!("{user}@{}", self.identity.domain());
 
@@ -183,7 +174,7 @@ impl Registrar {
         let header_expires = match req.header(HeaderName::Expires) {
             Some(v) => match parse_u32(v, "Expires") {
                 Ok(e) => Some(e),
-                Err(e) => return reply(400, &e.reason()),
+                Err(e) => return self.reply(req, &tag, 400, &e.reason()),
             },
             None => None,
         };
@@ -193,19 +184,24 @@ impl Registrar {
             for v in req.header_values(HeaderName::Contact) {
                 match parse_contacts(v) {
                     Ok(ContactSet::Star) => star = true,
+                    // Usually one Contact line: take its list as it is (a
+                    // `Contact` is large; moving it again costs).
+                    Ok(ContactSet::List(list)) if all.is_empty() => all = list,
                     Ok(ContactSet::List(list)) => all.extend(list),
-                    Err(e) => return reply(400, &e.reason()),
+                    Err(e) => return self.reply(req, &tag, 400, &e.reason()),
                 }
             }
             if star {
                 // §10.3 step 6: `*` only alone and only with Expires: 0.
                 if !all.is_empty() || header_expires != Some(0) {
-                    return reply(
+                    return self.reply(
+                        req,
+                        &tag,
                         400,
                         "Bad Request: Contact * requires Expires: 0 and no other contacts",
                     );
                 }
-                return self.unregister_all(now, req, &aor, flow);
+                return self.unregister_all(now, req, &aor, &tag);
             }
             all
         };
@@ -223,7 +219,7 @@ impl Registrar {
             } else if expires < self.min_expires {
                 let r = self
                     .response_to(req, 423, "Interval Too Brief")
-                    .to_tag(&self.tag_for(req))
+                    .to_tag(&tag)
                     .header(HeaderName::MinExpires, self.min_expires)
                     .header(HeaderName::Server, &self.server_name)
                     .build();
@@ -239,10 +235,17 @@ impl Registrar {
                 && &*existing.call_id == call_id
                 && cseq <= existing.cseq
             {
-                return reply(500, "Server Internal Error: out-of-order REGISTER");
+                return self.reply(
+                    req,
+                    &tag,
+                    500,
+                    "Server Internal Error: out-of-order REGISTER",
+                );
             }
+            let mut contact = String::with_capacity(key.len() + 16);
+            c.uri().push_to(&mut contact);
             planned.push(Planned {
-                contact: c.uri().to_string(),
+                contact,
                 key,
                 q: c.q().unwrap_or(1000),
                 expires,
@@ -291,7 +294,7 @@ impl Registrar {
                 refresh: matches!(outcome, Upsert::Refreshed(_)),
             });
         }
-        self.ok_response(now, req, &aor, outbound)
+        self.ok_response(now, req, &aor, outbound, &tag)
     }
 
     fn unregister_all(
@@ -299,7 +302,7 @@ impl Registrar {
         now: Instant,
         req: &Message,
         aor: &str,
-        _flow: Flow,
+        tag: &str,
     ) -> RegisterReply {
         let call_id = req.call_id();
         let cseq = req.cseq().seq;
@@ -311,7 +314,7 @@ impl Registrar {
         {
             let response = self
                 .response_to(req, 500, "Server Internal Error: out-of-order REGISTER")
-                .to_tag(&self.tag_for(req))
+                .to_tag(tag)
                 .header(HeaderName::Server, &self.server_name)
                 .build();
             return RegisterReply {
@@ -322,7 +325,7 @@ impl Registrar {
         for b in self.bindings.remove_aor(aor) {
             self.push_unbound(aor, &b.contact, UnbindReason::Unregistered);
         }
-        self.ok_response(now, req, aor, false)
+        self.ok_response(now, req, aor, false, tag)
     }
 
     fn ok_response(
@@ -331,8 +334,9 @@ impl Registrar {
         req: &Message,
         aor: &str,
         outbound: bool,
+        tag: &str,
     ) -> RegisterReply {
-        let mut r = self.response_to(req, 200, "OK").to_tag(&self.tag_for(req));
+        let mut r = self.response_to(req, 200, "OK").to_tag(tag);
         for b in self.bindings.lookup(aor) {
             let remaining = b.remaining(now);
             if remaining == 0 {
@@ -377,10 +381,9 @@ impl Registrar {
         req: &Message,
         rng: &mut Rng,
         stale: bool,
+        tag: &str,
     ) -> RegisterReply {
-        let mut builder = self
-            .response_to(req, 401, "Unauthorized")
-            .to_tag(&self.tag_for(req));
+        let mut builder = self.response_to(req, 401, "Unauthorized").to_tag(tag);
         for value in self.auth.challenge(now, rng, stale) {
             builder = builder.header(HeaderName::WwwAuthenticate, value);
         }
@@ -390,6 +393,18 @@ impl Registrar {
         RegisterReply {
             status: 401,
             response,
+        }
+    }
+
+    /// A response with only the mandatory headers, To tag and Server.
+    fn reply(&self, req: &Message, tag: &str, status: u16, reason: &str) -> RegisterReply {
+        RegisterReply {
+            status,
+            response: self
+                .response_to(req, status, reason)
+                .to_tag(tag)
+                .header(HeaderName::Server, &self.server_name)
+                .build(),
         }
     }
 

@@ -52,6 +52,8 @@ fn push_cseq(out: &mut String, seq: u32, method: &str) {
 /// and the body, and freezes the result.
 fn finish(mut head: String, body: Option<(&str, &[u8])>) -> Bytes {
     let len = body.map_or(0, |(_, b)| b.len());
+    // One growth at most: room for Content-Type, Content-Length and the body.
+    head.reserve(body.map_or(0, |(ct, _)| ct.len() + 16) + 40 + len);
     if let Some((ct, _)) = body {
         push_line(&mut head, "Content-Type", ct);
     }
@@ -122,38 +124,92 @@ impl RequestBuilder {
 }
 
 /// Builds a response to a parsed request (§8.2.6).
+///
+/// The response is written into one buffer as the builder goes: the status
+/// line, the Via lines, From, To, Call-ID and CSeq when it is made, then each
+/// added header. `received_from`, `to_tag` and `copy_record_route` edit that
+/// buffer in place (their lines keep their places in the order above), so a
+/// response costs one right-sized allocation, not one per part.
 #[derive(Debug, Clone)]
 pub struct ResponseBuilder<'a> {
     req: &'a Message,
-    /// The status line and the Via lines, written when the builder is made.
-    head: String,
-    to_tag: Option<String>,
+    /// The response so far.
+    out: String,
+    /// Where the first Via line's value is in `out` (`None`: no Via).
+    first_via: Option<(usize, usize)>,
+    /// The end of the Via lines: where Record-Route lines go.
+    via_end: usize,
+    /// The end of the To value (before its CRLF): where `;tag=` goes.
+    to_end: usize,
+    /// Length of the `;tag=…` inserted at `to_end` (0 when none).
+    tag_len: usize,
     copy_record_route: bool,
-    extra: String,
     body: Option<(String, Vec<u8>)>,
 }
+
+/// Room left for the headers a response adds (challenges, Contact, Date…).
+const ROOM_FOR_HEADERS: usize = 512;
 
 impl<'a> ResponseBuilder<'a> {
     /// A response with `status` and `reason` to `req`, copying its Via lines,
     /// From, To, Call-ID and CSeq.
     pub fn for_request(req: &'a Message, status: u16, reason: &str) -> Self {
-        let mut head = String::with_capacity(256 + req.raw().len() / 2);
-        head.push_str("SIP/2.0 ");
-        push_u64(&mut head, u64::from(status));
-        head.push(' ');
-        push_value(&mut head, reason);
-        head.push_str("\r\n");
+        let from = req.header(HeaderName::From).unwrap_or_default();
+        let to = req.header(HeaderName::To).unwrap_or_default();
+        let call_id = req.call_id();
+        let cseq = req.cseq();
+        let copied: usize = req
+            .header_values(HeaderName::Via)
+            .map(|v| v.len() + 7)
+            .sum::<usize>()
+            + from.len()
+            + to.len()
+            + call_id.len()
+            + 64;
+        let mut out = String::with_capacity(copied + reason.len() + ROOM_FOR_HEADERS);
+        out.push_str("SIP/2.0 ");
+        push_u64(&mut out, u64::from(status));
+        out.push(' ');
+        push_value(&mut out, reason);
+        out.push_str("\r\n");
+        let mut first_via = None;
         for v in req.header_values(HeaderName::Via) {
-            copy_line(&mut head, "Via", v);
+            let start = out.len() + "Via: ".len();
+            copy_line(&mut out, "Via", v);
+            first_via.get_or_insert((start, start + v.len()));
         }
+        let via_end = out.len();
+        copy_line(&mut out, "From", from);
+        out.push_str("To: ");
+        out.push_str(to);
+        let to_end = out.len();
+        out.push_str("\r\n");
+        copy_line(&mut out, "Call-ID", call_id);
+        push_cseq(&mut out, cseq.seq, cseq.method.as_str());
         Self {
             req,
-            head,
-            to_tag: None,
+            out,
+            first_via,
+            via_end,
+            to_end,
+            tag_len: 0,
             copy_record_route: false,
-            extra: String::new(),
             body: None,
         }
+    }
+
+    /// Replaces `range` of the response with `text`, moving the positions
+    /// after it.
+    fn splice(&mut self, range: (usize, usize), text: &str) {
+        let (start, end) = range;
+        self.out.replace_range(start..end, text);
+        let shift = |at: &mut usize| {
+            if *at >= end {
+                *at = *at + text.len() - (end - start);
+            }
+        };
+        shift(&mut self.via_end);
+        shift(&mut self.to_end);
     }
 
     /// Stamps `received`/`rport` into the copied top Via for a request that came
@@ -165,27 +221,36 @@ impl<'a> ResponseBuilder<'a> {
         let Some(stamped) = super::via::stamp_top_via(top, src) else {
             return self;
         };
-        let Some(first_line) = self.req.header_values(HeaderName::Via).next() else {
+        let (Some(first_line), Some(range)) = (
+            self.req.header_values(HeaderName::Via).next(),
+            self.first_via,
+        ) else {
             return self;
         };
-        // Rebuild the Via lines: the first line's first value is the top Via.
-        let status_end = self.head.find("\r\n").map_or(self.head.len(), |i| i + 2);
-        self.head.truncate(status_end);
+        // The first line's first value is the top Via; the rest of the line stays.
         let rest = first_line.trim_start().strip_prefix(top).unwrap_or("");
-        let mut line = String::with_capacity(stamped.len() + rest.len());
-        line.push_str(&stamped);
+        let mut line = stamped;
         line.push_str(rest);
-        copy_line(&mut self.head, "Via", &line);
-        for v in self.req.header_values(HeaderName::Via).skip(1) {
-            copy_line(&mut self.head, "Via", v);
-        }
+        self.splice(range, &line);
+        self.first_via = Some((range.0, range.0 + line.len()));
         self
     }
 
     /// Adds `;tag=` to To, unless the request's To already has a tag (§8.2.6.2).
     #[must_use]
     pub fn to_tag(mut self, tag: &str) -> Self {
-        self.to_tag = Some(tag.to_owned());
+        if self.req.to_tag().is_some() {
+            return self;
+        }
+        let mut t = String::with_capacity(5 + tag.len());
+        t.push_str(";tag=");
+        push_value(&mut t, tag);
+        let at = self.to_end;
+        self.splice((at, at + self.tag_len), &t);
+        // `splice` moved `to_end` only for text at or after it; it stays
+        // before the tag.
+        self.to_end = at;
+        self.tag_len = t.len();
         self
     }
 
@@ -193,24 +258,29 @@ impl<'a> ResponseBuilder<'a> {
     /// dialog-creating request).
     #[must_use]
     pub fn copy_record_route(mut self) -> Self {
-        self.copy_record_route = true;
+        if !self.copy_record_route {
+            self.copy_record_route = true;
+            let mut lines = String::new();
+            for v in self.req.header_values(HeaderName::RecordRoute) {
+                copy_line(&mut lines, "Record-Route", v);
+            }
+            let at = self.via_end;
+            self.splice((at, at), &lines);
+        }
         self
     }
 
     /// Adds `Name: value` with the canonical long name.
     #[must_use]
     pub fn header(mut self, name: HeaderName, value: impl Display) -> Self {
-        if self.extra.capacity() == 0 {
-            self.extra.reserve(256);
-        }
-        push_display(&mut self.extra, name.as_str(), value);
+        push_display(&mut self.out, name.as_str(), value);
         self
     }
 
     /// Adds a header with a name of the caller's choosing.
     #[must_use]
     pub fn header_raw(mut self, name: &str, value: &str) -> Self {
-        push_line(&mut self.extra, name, value);
+        push_line(&mut self.out, name, value);
         self
     }
 
@@ -223,31 +293,8 @@ impl<'a> ResponseBuilder<'a> {
 
     /// The finished response, with Content-Length.
     pub fn build(self) -> Bytes {
-        let req = self.req;
-        let mut head = self.head;
-        head.reserve(self.extra.len() + 40);
-        if self.copy_record_route {
-            for v in req.header_values(HeaderName::RecordRoute) {
-                copy_line(&mut head, "Record-Route", v);
-            }
-        }
-        copy_line(
-            &mut head,
-            "From",
-            req.header(HeaderName::From).unwrap_or_default(),
-        );
-        head.push_str("To: ");
-        head.push_str(req.header(HeaderName::To).unwrap_or_default());
-        if let (Some(tag), None) = (&self.to_tag, req.to_tag()) {
-            head.push_str(";tag=");
-            push_value(&mut head, tag);
-        }
-        head.push_str("\r\n");
-        copy_line(&mut head, "Call-ID", req.call_id());
-        push_cseq(&mut head, req.cseq().seq, req.cseq().method.as_str());
-        head.push_str(&self.extra);
         finish(
-            head,
+            self.out,
             self.body.as_ref().map(|(c, b)| (c.as_str(), b.as_slice())),
         )
     }

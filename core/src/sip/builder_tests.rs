@@ -193,3 +193,58 @@ fn responses_stamp_received_and_rport_for_the_source_seen() {
             .contains("Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKnat1, ")
     );
 }
+
+#[test]
+fn edits_in_any_order_give_the_same_response() {
+    // The builder writes as it goes and edits in place: the order of the
+    // calls must not change the bytes (Via, Record-Route, From, To, Call-ID,
+    // CSeq, then added headers; the last To tag wins).
+    let req = parse(Bytes::from(INVITE.replace(
+        "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp1",
+        "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKp1;rport",
+    )));
+    let src: std::net::SocketAddr = "203.0.113.7:40000".parse().expect("literal");
+    let a = ResponseBuilder::for_request(&req, 180, "Ringing")
+        .received_from(src)
+        .to_tag("first")
+        .copy_record_route()
+        .header(HeaderName::Contact, "<sip:bob@192.0.2.4>")
+        .to_tag("second")
+        .build();
+    let b = ResponseBuilder::for_request(&req, 180, "Ringing")
+        .header(HeaderName::Contact, "<sip:bob@192.0.2.4>")
+        .copy_record_route()
+        .copy_record_route()
+        .to_tag("second")
+        .received_from(src)
+        .build();
+    assert_eq!(a, b);
+    let text = std::str::from_utf8(&a).expect("ascii");
+    let names: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Via",
+            "Via",
+            "Record-Route",
+            "From",
+            "To",
+            "Call-ID",
+            "CSeq",
+            "Contact",
+            "Content-Length"
+        ]
+    );
+    assert!(text.contains(
+        "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKp1;rport=40000;received=203.0.113.7, SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8\r\n"
+    ), "{text}");
+    assert!(
+        text.contains("To: Bob <sip:bob@biloxi.com>;tag=second\r\n"),
+        "{text}"
+    );
+    assert_eq!(parse(a).to_tag(), Some("second"));
+}

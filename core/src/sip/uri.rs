@@ -358,6 +358,62 @@ impl fmt::Display for Uri {
     }
 }
 
+impl Uri {
+    /// Appends the text `Display` writes, without the formatting machinery
+    /// for SIP URIs (the registrar stores every contact this way).
+    pub fn push_to(&self, out: &mut String) {
+        match self {
+            Self::Sip(u) => u.push_to(out),
+            Self::Tel(t) => {
+                use fmt::Write as _;
+                let _ = write!(out, "{t}");
+            }
+        }
+    }
+}
+
+impl SipUri {
+    /// Appends the text `Display` writes, without the formatting machinery.
+    pub fn push_to(&self, out: &mut String) {
+        out.push_str(if self.secure { "sips:" } else { "sip:" });
+        if let Some(u) = &self.user {
+            out.push_str(u);
+            if let Some(p) = &self.password {
+                out.push(':');
+                out.push_str(p);
+            }
+            out.push('@');
+        }
+        match &self.host {
+            Host::Domain(d) => out.push_str(d),
+            Host::V4(a) => super::scan::push_ip(out, std::net::IpAddr::V4(*a)),
+            Host::V6(a) => {
+                out.push('[');
+                super::scan::push_ip(out, std::net::IpAddr::V6(*a));
+                out.push(']');
+            }
+        }
+        if let Some(p) = self.port {
+            out.push(':');
+            super::scan::push_u64(out, u64::from(p));
+        }
+        for (n, v) in self.params.iter() {
+            out.push(';');
+            out.push_str(n);
+            if let Some(v) = v {
+                out.push('=');
+                out.push_str(v);
+            }
+        }
+        for (i, (n, v)) in self.headers.iter().enumerate() {
+            out.push(if i == 0 { '?' } else { '&' });
+            out.push_str(n);
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+}
+
 impl std::str::FromStr for Uri {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, ParseError> {
@@ -648,12 +704,31 @@ mod tests {
         )
     }
 
+    #[test]
+    fn push_to_writes_what_display_writes() {
+        for s in [
+            "sip:alice@atlanta.com",
+            "SIPS:%61lice:pw@[2001:DB8::1]:5061;transport=TCP;lr;maddr=239.255.255.1?subject=x&priority=urgent",
+            "sip:192.0.2.4:5060;transport=udp;%6C%72",
+            "sip:+1-212-555-1212:1234@gateway.com;user=phone",
+            "tel:+1-201-555-0123;phone-context=example.com",
+        ] {
+            let u = Uri::parse(s).expect("valid URI");
+            let mut out = String::from("<");
+            u.push_to(&mut out);
+            assert_eq!(out, format!("<{u}"), "{s}");
+        }
+    }
+
     proptest! {
         #[test]
         fn display_reparses_equal(s in arb_sip_uri()) {
             let u = Uri::parse(&s).map_err(|e| TestCaseError::fail(format!("{s}: {e}")))?;
             let again = Uri::parse(&u.to_string());
             prop_assert_eq!(again.as_ref(), Ok(&u));
+            let mut pushed = String::new();
+            u.push_to(&mut pushed);
+            prop_assert_eq!(pushed, u.to_string());
             if let (Uri::Sip(a), Ok(Uri::Sip(b))) = (&u, &again) {
                 prop_assert!(a.equivalent(b));
             }
@@ -670,6 +745,9 @@ mod tests {
         #[test]
         fn sip_alphabet_never_panics(s in "[sip:@\\[\\]%0-9a-f;=?&.<>\" ,\\\\é]{0,60}") {
             if let Ok(u) = Uri::parse(&s) {
+                let mut pushed = String::new();
+                u.push_to(&mut pushed);
+                prop_assert_eq!(&pushed, &u.to_string());
                 prop_assert_eq!(Uri::parse(&u.to_string()), Ok(u));
             }
         }
