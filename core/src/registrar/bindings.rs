@@ -8,12 +8,8 @@
 //! flow of the same instance replaces the old one instead of adding a second.
 //!
 //! Expiry is indexed by time (`BTreeSet<(Instant, id)>`), so [`Bindings::poll_timeout`]
-//! is O(log n) and expiring k bindings costs O(k log n). The AOR and contact
-//! indexes are only looked up on the REGISTER path, so they are hash maps (one
-//! hash instead of a dozen string compares in a 10,000-entry tree); the one
-//! ordered walk, [`Bindings::iter`], sorts.
+//! is O(log n) and expiring k bindings costs O(k log n).
 
-use crate::rng::HashMap;
 use crate::transport::{ConnId, Flow};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -107,11 +103,11 @@ pub enum Upsert {
 /// All bindings of all addresses-of-record.
 #[derive(Debug, Default)]
 pub struct Bindings {
-    by_aor: HashMap<Box<str>, Vec<Binding>>,
+    by_aor: BTreeMap<Box<str>, Vec<Binding>>,
     by_id: BTreeMap<BindingId, Box<str>>,
     expiry: BTreeSet<(Instant, BindingId)>,
     by_conn: BTreeMap<ConnId, BTreeSet<BindingId>>,
-    by_contact: HashMap<Box<str>, BindingId>,
+    by_contact: BTreeMap<Box<str>, BindingId>,
     next_id: u64,
 }
 
@@ -144,13 +140,7 @@ impl Bindings {
 
     /// Iterates over every AOR and its bindings, in AOR order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[Binding])> {
-        let mut all: Vec<(&str, &[Binding])> = self
-            .by_aor
-            .iter()
-            .map(|(k, v)| (&**k, v.as_slice()))
-            .collect();
-        all.sort_unstable_by_key(|(k, _)| *k);
-        all.into_iter()
+        self.by_aor.iter().map(|(k, v)| (&**k, v.as_slice()))
     }
 
     /// Finds the binding of `aor` whose contact key equals `contact_key`.
@@ -450,29 +440,6 @@ mod tests {
             s.lookup("101@x")[0].remaining(t0 + Duration::from_millis(500)),
             120
         );
-    }
-
-    #[test]
-    fn iter_walks_aors_in_order_and_contacts_are_found() {
-        let t = crate::test_epoch() + Duration::from_secs(60);
-        let mut s = Bindings::new();
-        for aor in ["300@x", "1@x", "20@x", "100@x"] {
-            s.upsert(aor, nb(&format!("sip:{aor}"), t, None, None));
-        }
-        s.upsert("1@x", nb("sip:1b@x", t, None, None));
-        let order: Vec<(&str, usize)> = s.iter().map(|(a, b)| (a, b.len())).collect();
-        assert_eq!(order, [("100@x", 1), ("1@x", 2), ("20@x", 1), ("300@x", 1)]);
-        let found = s.find_by_contact("sip:1b@x").expect("indexed");
-        assert_eq!(&*found.contact, "sip:1b@x");
-        // Refreshing keeps the contact index; removing the AOR clears it.
-        s.upsert(
-            "1@x",
-            nb("sip:1b@x", t + Duration::from_secs(1), None, None),
-        );
-        assert!(s.find_by_contact("sip:1b@x").is_some());
-        assert_eq!(s.remove_aor("1@x").len(), 2);
-        assert!(s.find_by_contact("sip:1b@x").is_none() && s.lookup("1@x").is_empty());
-        assert_eq!(s.aor_count(), 3);
     }
 
     #[test]
