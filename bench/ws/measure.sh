@@ -69,7 +69,7 @@ for kind in wss ws; do
   echo "  $(stats)"
   exec 4>&-   # the clients end (stdin closed): the sockets close
   wait $CLIENT || true
-  sleep 2
+  sleep 4
   echo "  after they left: RSS $(rss) KiB; $(stats)"
   # Churn: more rounds of N clients that register and vanish (no close frame).
   for round in $(seq 2 "$ROUNDS"); do
@@ -81,7 +81,7 @@ for kind in wss ws; do
     peak=$(rss)
     exec 4>&-
     wait $CLIENT || true
-    sleep 2
+    sleep 4
     echo "  round $round: RSS with $N clients $peak KiB, after they left $(rss) KiB; $(stats)"
   done
   kill $SERVER; wait $SERVER 2>/dev/null || true
