@@ -249,10 +249,33 @@ impl EngineLoop {
             }
         }
         self.flush_udp();
-        for c in self.conns.values() {
-            c.close();
-        }
+        self.close_streams().await;
         self.engine
+    }
+
+    /// Closes every stream connection and keeps this thread's runtime (which
+    /// drives their tasks) running until each has written what was queued
+    /// for it — the answers just released above — and shut its stream down,
+    /// bounded by [`crate::stream::CLOSE_WAIT`]. A task holds its closer
+    /// until it ends, so the closers' counts say which are still running.
+    async fn close_streams(&mut self) {
+        let closers: Vec<Arc<tokio::sync::Notify>> = self
+            .conns
+            .values()
+            .map(|c| {
+                c.close();
+                c.closer.clone()
+            })
+            .collect();
+        self.conns.clear(); // the write queues end: each task flushes and stops
+        let end = Instant::now() + crate::stream::CLOSE_WAIT + Duration::from_millis(200);
+        while closers.iter().any(|c| Arc::strong_count(c) > 1) && Instant::now() < end {
+            // Tasks report their close through the channel: keep it moving.
+            if let Ok(None) = tokio::time::timeout(Duration::from_millis(10), self.rx.recv()).await
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
     }
 
     /// Fires the engine's timers if `deadline` has passed; the next deadline.

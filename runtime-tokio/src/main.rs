@@ -37,6 +37,9 @@ fn return_freed_memory_periodically() {
     let _ = std::thread::Builder::new()
         .name("mem-collect".into())
         .spawn(|| {
+            // mi_collect works on the calling thread's heap and returns at
+            // once from a thread that never allocated: allocate once first.
+            drop(std::hint::black_box(vec![0u8; 64]));
             loop {
                 std::thread::sleep(COLLECT_EVERY);
                 // SAFETY: mi_collect takes no pointers; it may be called from

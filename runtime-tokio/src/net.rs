@@ -24,9 +24,11 @@ use tokio::time::Instant;
 /// Messages queued for one connection's task. The task shares the engine
 /// thread, so one turn of the engine (up to 65 reads of 4 kB, several SIP
 /// messages each) can queue many answers for a busy connection (a trunk, an
-/// SBC) before the writer runs; the channel allocates its slots as they are
-/// used, so the bound costs an idle connection nothing.
-pub const WRITE_QUEUE: usize = 4096;
+/// SBC) before the writer runs (256 overflowed in the TLS benchmark); the
+/// channel allocates its slots as they are used, so the bound costs an idle
+/// connection nothing, and a peer that never reads pins at most this many
+/// messages (~0.6 MB of 401s) before it is closed.
+pub const WRITE_QUEUE: usize = 1024;
 
 /// Bytes read at once from a TCP connection. Every open TCP connection keeps
 /// one such buffer for its life, so it is small: a larger message arrives in

@@ -279,7 +279,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::{ConnTable, READ_BUFFER};
+    use crate::net::{ConnTable, READ_BUFFER, WRITE_QUEUE};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use switchboard_core::{ConnId, Transport};
     use tokio::io::{AsyncRead, AsyncReadExt, BufReader, DuplexStream, ReadBuf};
@@ -530,7 +530,7 @@ mod tests {
             Some(ToEngine::Opened { handle, .. }) => handle,
             other => panic!("expected Opened, got {other:?}"),
         };
-        let msgs = messages(2000, 250);
+        let msgs = messages(WRITE_QUEUE, 250);
         for m in &msgs {
             h.writer.try_send(m.clone()).expect("queued");
         }

@@ -386,7 +386,9 @@ async fn run(stream: Box<dyn Io>, rest: Vec<u8>, flow: Flow, shared: &Shared) {
                     break None;
                 }
                 if t >= next_ping {
-                    next_ping = t + limits.ping_interval;
+                    // From now, not from the timer's deadline: a late turn must
+                    // not be followed by a burst of catch-up pings.
+                    next_ping = Instant::now() + limits.ping_interval;
                     if !matches!(
                         tokio::time::timeout(limits.idle_timeout, ws.send(Message::Ping(Bytes::new()))).await,
                         Ok(Ok(()))
