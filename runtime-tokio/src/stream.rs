@@ -397,11 +397,8 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test]
-    async fn what_is_queued_before_the_task_runs_goes_out_in_one_write() {
-        let (mut rig, mut peer) = rig(1 << 20, Duration::from_secs(60), false);
-        let h = rig.opened().await;
-        let msgs = messages(100, 300);
+    /// Queues `msgs` at once and checks the peer reads them back whole and in order.
+    async fn queue_and_read_back(h: &ConnHandle, peer: &mut DuplexStream, msgs: Vec<Bytes>) {
         for m in &msgs {
             h.writer.try_send(m.clone()).expect("queued");
         }
@@ -409,6 +406,13 @@ mod tests {
         let mut got = vec![0u8; expected.len()];
         peer.read_exact(&mut got).await.expect("read");
         assert_eq!(got, expected);
+    }
+
+    #[tokio::test]
+    async fn what_is_queued_before_the_task_runs_goes_out_in_one_write() {
+        let (mut rig, mut peer) = rig(1 << 20, Duration::from_secs(60), false);
+        let h = rig.opened().await;
+        queue_and_read_back(&h, &mut peer, messages(100, 300)).await;
         assert_eq!(rig.writes.load(Ordering::Relaxed), 1);
     }
 
@@ -416,14 +420,7 @@ mod tests {
     async fn a_long_queue_goes_out_in_batches_of_at_most_64_kb() {
         let (mut rig, mut peer) = rig(1 << 20, Duration::from_secs(60), false);
         let h = rig.opened().await;
-        let msgs = messages(1000, 200);
-        for m in &msgs {
-            h.writer.try_send(m.clone()).expect("queued");
-        }
-        let expected = msgs.concat();
-        let mut got = vec![0u8; expected.len()];
-        peer.read_exact(&mut got).await.expect("read");
-        assert_eq!(got, expected);
+        queue_and_read_back(&h, &mut peer, messages(1000, 200)).await;
         // 328 messages (65,600 bytes) per batch: 328 + 328 + 328 + 16.
         assert_eq!(rig.writes.load(Ordering::Relaxed), 4);
     }
